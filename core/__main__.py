@@ -1,0 +1,3 @@
+from deploybridge.cli import run
+
+run()

@@ -1,0 +1,76 @@
+"""ONNX Runtime backend: the default, CPU unless providers say otherwise."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from deploybridge.errors import DeployError
+from deploybridge.records import Backend
+
+ERROR_ONLY = 3  # ORT's log severity: 0 verbose .. 4 fatal; warnings drown users
+
+
+def _unavailable() -> str | None:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "onnxruntime is not installed; run `pip install onnxruntime` in this environment"
+    return None
+
+
+def _version() -> str | None:
+    try:
+        import onnxruntime
+
+        return onnxruntime.__version__
+    except ImportError:
+        return None
+
+
+def make_session(path: Path, options: Mapping[str, Any]):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = ERROR_ONLY
+    if options.get("threads"):
+        so.intra_op_num_threads = int(options["threads"])
+        so.inter_op_num_threads = 1
+    providers = list(options.get("providers") or ["CPUExecutionProvider"])
+    missing = [p for p in providers if p not in ort.get_available_providers()]
+    if missing:
+        raise DeployError(
+            f"onnxruntime provider(s) {', '.join(missing)} not available here"
+            f" (available: {', '.join(ort.get_available_providers())}); pick one of those with --provider"
+        )
+    try:
+        return ort.InferenceSession(str(path), so, providers=providers)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DeployError(f"onnxruntime cannot load {path}: {first}") from exc
+
+
+def _build(onnx_path: Path, out_dir: Path, options: Mapping[str, Any]) -> list[str]:
+    # ORT runs model.onnx as is; building means proving it loads with these providers.
+    make_session(onnx_path, options)
+    return []
+
+
+def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str, Any]) -> Callable[[dict], dict]:
+    session = make_session(Path(artifact_dir) / "model.onnx", options)
+    names = [o.name for o in session.get_outputs()]
+
+    def run(inputs: dict) -> dict:
+        return dict(zip(names, session.run(None, inputs)))
+
+    return run
+
+
+BACKEND = Backend(
+    name="onnxruntime",
+    unavailable=_unavailable,
+    build=_build,
+    load=_load,
+    version=_version,
+    description="ONNX Runtime (CPU by default; --provider picks execution providers)",
+    order=10,
+)

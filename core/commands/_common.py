@@ -1,0 +1,82 @@
+"""Parsing and rendering shared by the commands."""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from rich.table import Table
+
+from deploybridge import console
+from deploybridge.errors import DeployError
+from deploybridge.records import Tolerance
+from deploybridge.verify import Verification
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(p) for p in text.replace("x", ",").split(","))
+    except ValueError:
+        dims = ()
+    if not dims or any(d <= 0 for d in dims) or not 2 <= len(dims) <= 5:
+        raise DeployError(f"malformed --input-shape '{text}'; expected 2-5 positive integers such as 1,3,320,320")
+    return dims
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DeployError(f"malformed --option '{pair}'; expected KEY=VALUE such as num_classes=5")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def tolerance_override(atol: float | None, rtol: float | None) -> Tolerance | None:
+    if atol is None and rtol is None:
+        return None
+    default = Tolerance()
+    return Tolerance(atol=default.atol if atol is None else atol, rtol=default.rtol if rtol is None else rtol)
+
+
+def backend_options(threads: int | None, providers: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if threads:
+        options["threads"] = threads
+    if providers:
+        options["providers"] = list(providers)
+    return options
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def verification_table(v: Verification) -> Table:
+    table = Table(title=f"parity: PyTorch vs {v.backend}", title_justify="left")
+    for col in ("input seed", "output", "shape", "max abs", "max rel", "atol", "rtol", "result"):
+        table.add_column(col)
+    for check in v.inputs:
+        if check.detections_ref is not None:
+            counts = f"{check.detections_ref} vs {check.detections_got}"
+            ok = check.detections_ref == check.detections_got
+            extra = f", {check.reordered} reordered" if check.reordered else ""
+            table.add_row(str(check.seed), "detections", counts + extra, "", "", "", "",
+                          "[green]same count[/]" if ok else "[red]COUNT DIFFERS[/]")
+        for c in check.outputs:
+            result = "[green]ok[/]" if c.passed else f"[red]FAIL[/] {c.note}".rstrip()
+            table.add_row(str(check.seed), c.name, "x".join(map(str, c.ref_shape)), _fmt(c.max_abs), _fmt(c.max_rel),
+                          f"{c.atol:g}", f"{c.rtol:g}", result)
+    return table
+
+
+def print_verification(v: Verification) -> None:
+    out = console.out()
+    out.print(verification_table(v))
+    style = "green" if v.passed else "bold red"
+    out.print(f"[{style}]verification {v.summary()}[/]")

@@ -1,0 +1,80 @@
+"""deploy convert."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+STAGES = ["load", "export", "graph passes", "build", "verify"]
+
+
+def convert(
+    model: str = typer.Option(..., "--model", "-m", help="Model name within the family, e.g. maskrcnn_resnet50_fpn."),
+    out: Path = typer.Option(..., "--out", "-o", help="Artifact folder to create (written atomically)."),
+    plugin: Optional[str] = typer.Option(None, "--plugin", "-p", help="Load only this plugin's entry point (plus built-ins)."),
+    family: Optional[str] = typer.Option(None, "--family", help="Family name, when the plugin registers several."),
+    config: Optional[str] = typer.Option(None, "--config", help="Framework config (families that use configs)."),
+    weights: Optional[str] = typer.Option(None, "--weights", "-w", help="Local checkpoint file, or a pretrained weights name found in the local torch cache."),
+    random_weights: bool = typer.Option(False, "--random-weights", help="Random weights, initialised so outputs are not degenerate (for trying the pipeline)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for random weights and verification inputs."),
+    backend: str = typer.Option("onnxruntime", "--backend", "-b", help="Backend to build and verify."),
+    exporter: Optional[str] = typer.Option(None, "--exporter", help="legacy (TorchScript-based) or dynamo; default: the family's choice."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset to export."),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="Input shape N,C,H,W (default: the family's)."),
+    option: List[str] = typer.Option([], "--option", help="Family option KEY=VALUE (repeatable), e.g. num_classes=5."),
+    passes: List[str] = typer.Option([], "--pass", help="Run this graph pass too (repeatable; see `deploy rewrites`)."),
+    no_rewrite: List[str] = typer.Option([], "--no-rewrite", help="Do not apply this rewrite (repeatable)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
+    provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable, in priority order)."),
+    num_inputs: int = typer.Option(3, "--num-inputs", min=1, help="How many seeded inputs verification compares."),
+    atol: Optional[float] = typer.Option(None, "--atol", help="Override the absolute tolerance for every output."),
+    rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the relative tolerance for every output."),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out folder."),
+    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout instead of the summary."),
+) -> int:
+    """Export a model, build it for a backend, verify parity and write an artifact folder.
+
+    Example: deploy convert --plugin torchvision --model maskrcnn_resnet50_fpn --random-weights --out out/maskrcnn
+    """
+    from deploybridge import console, pipeline
+    from deploybridge.commands import _common
+    from deploybridge.errors import DeployError
+    from deploybridge.plugins import Host
+    from deploybridge.records import ModelSpec
+
+    if weights and random_weights:
+        raise DeployError("--weights and --random-weights exclude each other; give one")
+    if weights and not Path(weights).exists() and ("/" in weights or Path(weights).suffix):
+        raise DeployError(f"weights file {weights} not found; give an existing checkpoint path")
+    spec = ModelSpec(family=family or "", model=model, weights=weights, random_weights=random_weights, seed=seed,
+                     input_shape=_common.parse_shape(input_shape), config=config, options=_common.parse_options(option))
+    opts = pipeline.ConvertOptions(
+        out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=passes, disabled_rewrites=no_rewrite,
+        backend_options=_common.backend_options(threads, provider), num_inputs=num_inputs,
+        tolerance=_common.tolerance_override(atol, rtol),
+    )
+    from deploybridge import artifact
+
+    artifact.check_destination(out, force)  # before loading plugins and torch
+    host = Host(only=[plugin] if plugin else None)
+    with console.StageProgress(STAGES, quiet=json_out) as progress:
+        result = pipeline.convert(host, spec, opts, plugin=plugin, stage=progress.stage)
+    if json_out:
+        console.print_json(result.manifest)
+    else:
+        _common.print_verification(result.verification)
+        m = result.manifest
+        console.out().print(
+            f"artifact: [bold]{result.artifact}[/] ({m['spec']['family']}/{m['spec']['model']}, {m['export']['exporter']} exporter,"
+            f" opset {m['export']['opset']}, backend {m['backend']['name']})"
+        )
+    if not result.verification.passed:
+        console.err().print(f"[bold red]verification failed[/]: the artifact in {result.artifact} does NOT match PyTorch; do not deploy it"
+                            " (report.json has the details)")
+        return 1
+    return 0
+
+
+def add_to(app: typer.Typer) -> None:
+    app.command("convert")(convert)

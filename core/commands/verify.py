@@ -1,0 +1,41 @@
+"""deploy verify."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def verify(
+    folder: Path = typer.Argument(..., help="Artifact folder written by `deploy convert`."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Backend to check (default: the artifact's)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
+    provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable)."),
+    atol: Optional[float] = typer.Option(None, "--atol", help="Override the manifest's absolute tolerance for every output."),
+    rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the manifest's relative tolerance for every output."),
+    json_out: bool = typer.Option(False, "--json", help="Print the verification as JSON."),
+) -> int:
+    """Re-run parity from the artifact and the model spec stored in its manifest.
+
+    The model is rebuilt by its family plugin from the manifest (same weights or
+    same seeded random weights) and compared with the artifact on the same seeded inputs.
+    """
+    from deploybridge import artifact, console, pipeline
+    from deploybridge.commands import _common
+    from deploybridge.plugins import Host
+
+    manifest = artifact.read_manifest(folder)
+    host = Host(only=[manifest["plugin"]["name"]] if manifest["plugin"]["name"] != "builtin" else None)
+    with console.StageProgress(["verify"], quiet=json_out) as progress, progress.stage("verify"):
+        _, result = pipeline.verify_artifact(host, folder, backend, _common.backend_options(threads, provider),
+                                             _common.tolerance_override(atol, rtol))
+    if json_out:
+        console.print_json(result.to_json())
+    else:
+        _common.print_verification(result)
+    return 0 if result.passed else 1
+
+
+def add_to(app: typer.Typer) -> None:
+    app.command("verify")(verify)

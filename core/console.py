@@ -1,0 +1,63 @@
+"""Where output goes: results on stdout, progress and errors on stderr."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from rich.console import Console
+
+
+def out() -> Console:
+    # Made per call so tests that capture sys.stdout see the output.
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+
+
+def err() -> Console:
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+class StageProgress:
+    """Progress for pipeline stages: a live bar on a terminal, one line per stage otherwise."""
+
+    def __init__(self, stages: list[str], quiet: bool = False) -> None:
+        self.console = err()
+        self.stages = stages
+        self.quiet = quiet
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> "StageProgress":
+        if self.console.is_terminal and not self.quiet:
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                      TimeElapsedColumn(), console=self.console, transient=True)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("starting", total=len(self.stages))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        if self._progress is not None:
+            self._progress.update(self._task, description=name)
+        yield
+        if self._progress is not None:
+            self._progress.advance(self._task)
+        if not self.quiet:
+            self.console.print(f"[green]✓[/] {name} ({time.perf_counter() - start:.1f} s)")
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message)

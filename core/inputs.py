@@ -1,0 +1,20 @@
+"""Deterministic example images for verification: smooth colour fields with
+a few solid rectangles, so detectors and segmenters see edges and regions
+rather than white noise."""
+from __future__ import annotations
+
+
+def smooth_images(seed: int, shape: tuple[int, ...]):
+    """Float32 NCHW tensor in [0, 1], identical for the same seed and shape on every machine."""
+    import torch
+
+    n, c, h, w = shape
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(n, c, max(2, h // 32), max(2, w // 32), generator=g)
+    images = torch.nn.functional.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
+    for i in range(n):
+        for _ in range(6):
+            y0, x0 = (torch.rand(2, generator=g) * torch.tensor([h * 0.8, w * 0.8])).long().tolist()
+            bh, bw = (torch.rand(2, generator=g) * torch.tensor([h * 0.4, w * 0.4]) + 4).long().tolist()
+            images[i, :, y0:y0 + bh, x0:x0 + bw] = torch.rand(c, 1, 1, generator=g)
+    return images.clamp_(0, 1).contiguous()

@@ -1,0 +1,52 @@
+"""Running graph-surgery passes after export, re-checking the model after each."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from deploybridge.errors import DeployError
+from deploybridge.records import GraphPass
+
+
+@dataclass
+class PassContext:
+    """What a pass may need to know about the conversion."""
+
+    family: str
+    backend: str
+    output_names: Sequence[str]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def select(passes: Mapping[str, GraphPass], family: str, requested: Sequence[str], backend: str) -> list[GraphPass]:
+    unknown = [n for n in requested if n not in passes]
+    if unknown:
+        raise DeployError(f"unknown graph pass(es) {', '.join(unknown)}; `deploy rewrites` lists the passes")
+    chosen = [
+        p for p in passes.values()
+        if p.name in requested or (family in p.families and (not p.backends or backend in p.backends))
+    ]
+    return sorted(chosen, key=lambda p: (p.order, p.name))
+
+
+def run_passes(model, passes: Sequence[GraphPass], ctx: PassContext):
+    """Apply ``passes`` in order to an ``onnx.ModelProto``; return the new model."""
+    if not passes:
+        return model
+    import onnx
+    import onnx_graphsurgeon as gs
+
+    for p in passes:
+        try:
+            graph = p.run(gs.import_onnx(model), ctx)
+            new = gs.export_onnx(graph)
+            new.metadata_props.extend(model.metadata_props)
+            onnx.checker.check_model(new)
+            new = onnx.shape_inference.infer_shapes(new, strict_mode=True)
+        except DeployError:
+            raise
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise DeployError(f"graph pass '{p.name}' (plugin '{p.owner}') broke the model: {type(exc).__name__}: {first}") from exc
+        model = new
+    return model

@@ -1,0 +1,243 @@
+"""The conversion pipeline: load -> rewrite -> export -> graph passes -> build -> verify -> artifact.
+
+Each stage lives in its own module; this one only sequences them, times them
+and assembles the manifest.
+"""
+from __future__ import annotations
+
+import difflib
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Mapping, Sequence
+
+from deploybridge import __version__, artifact, onnx_io, rewriting
+from deploybridge.errors import DeployError
+from deploybridge.plugins import Host
+from deploybridge.records import Backend, Family, LoadedModel, ModelSpec, Tolerance
+from deploybridge.verify import Verification, tolerances_for, verify
+
+Stage = Callable[[str], ContextManager[Any]]
+
+
+def _no_stage(name: str) -> ContextManager[Any]:
+    return nullcontext()
+
+
+@dataclass
+class ConvertOptions:
+    out: Path
+    force: bool = False
+    backend: str = "onnxruntime"
+    exporter: str | None = None
+    opset: int = 17
+    passes: Sequence[str] = ()
+    disabled_rewrites: Sequence[str] = ()
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    num_inputs: int = 3
+    tolerance: Tolerance | None = None
+
+
+@dataclass
+class ConvertResult:
+    artifact: Path
+    manifest: dict
+    report: dict
+    verification: Verification
+
+
+# -- resolving names ----------------------------------------------------------
+def _closest(name: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(names), n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def resolve_family(host: Host, spec: ModelSpec, plugin: str | None) -> Family:
+    families = host.families()
+    name = spec.family
+    if not name and plugin:
+        owned = [f for f in families.values() if f.owner == plugin]
+        if len(owned) == 1:
+            name = owned[0].name
+    if not name:
+        name = host.pm.hook.deploy_detect_family(spec=spec)
+    if not name:
+        hint = f" among plugin '{plugin}' families" if plugin else ""
+        raise DeployError(f"no family handles model '{spec.model}'{hint}; pass --plugin NAME or --family NAME (see `deploy plugins`)")
+    if name not in families:
+        raise DeployError(f"unknown family '{name}'{_closest(name, list(families))}; `deploy plugins` lists the families")
+    return families[name]
+
+
+def resolve_backend(host: Host, name: str) -> Backend:
+    backends = host.backends()
+    if name not in backends:
+        raise DeployError(f"unknown backend '{name}'{_closest(name, list(backends))}; available: {', '.join(backends)}")
+    reason = backends[name].unavailable()
+    if reason:
+        raise DeployError(f"backend '{name}' is not usable here: {reason}")
+    return backends[name]
+
+
+def load_model(family: Family, spec: ModelSpec) -> LoadedModel:
+    if family.models and spec.model not in family.models:
+        raise DeployError(f"unknown model '{spec.model}' for family '{family.name}'{_closest(spec.model, family.models)}; known: {', '.join(family.models)}")
+    return family.load(spec)
+
+
+# -- reference runs -----------------------------------------------------------
+def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tuple[dict, dict]]:
+    import torch
+
+    def run(seed: int) -> tuple[dict, dict]:
+        inputs = loaded.make_inputs(seed)
+        try:
+            with torch.no_grad():
+                out = loaded.module(*inputs)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            shape = "x".join(str(d) for d in inputs[0].shape)
+            raise DeployError(f"model '{spec.model}' fails on input {shape}: {type(exc).__name__}: {first}; check --input-shape") from exc
+        out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
+        if len(out) != len(loaded.outputs):
+            raise DeployError(f"family '{spec.family}' declares {len(loaded.outputs)} outputs but the model returned {len(out)}")
+        as_np = lambda ts, names: {n: t.detach().cpu().numpy() for n, t in zip(names, ts)}  # noqa: E731
+        return as_np(inputs, loaded.input_names), as_np(out, loaded.output_names)
+
+    return run
+
+
+def seeds_for(spec: ModelSpec, n: int) -> list[int]:
+    # Seeds are offset from the weight seed so inputs differ from the calibration images.
+    return [1000 + spec.seed + k for k in range(n)]
+
+
+# -- versions -----------------------------------------------------------------
+def versions(host: Host, plugin: str, backend: Backend) -> dict[str, str | None]:
+    import onnx
+    import torch
+
+    return {
+        "deploybridge": __version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        backend.name: backend.version(),
+        f"plugin:{plugin}": host.statuses[plugin].version if plugin in host.statuses else None,
+    }
+
+
+# -- convert ------------------------------------------------------------------
+def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | None = None, stage: Stage = _no_stage,
+            on_input: Callable[[int], None] | None = None) -> ConvertResult:
+    from deploybridge import export, passes as passes_mod
+
+    artifact.check_destination(opts.out, opts.force)
+    backend = resolve_backend(host, opts.backend)
+    family = resolve_family(host, spec, plugin)
+    spec = ModelSpec(**{**spec.__dict__, "family": family.name})
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def timed(name: str):
+        start = time.perf_counter()
+        with stage(name):
+            yield
+        timings[name] = round(time.perf_counter() - start, 3)
+
+    with artifact.staged(opts.out, opts.force) as tmp:
+        with timed("load"):
+            loaded = load_model(family, spec)
+            reference = reference_runner(loaded, spec)
+            seeds = seeds_for(spec, opts.num_inputs)
+            example_np, _ = reference(seeds[0])  # proves the model runs on this input before exporting
+        exporter = opts.exporter or loaded.default_exporter
+        reason = "chosen with --exporter" if opts.exporter else loaded.exporter_reason
+        onnx_path = tmp / artifact.MODEL
+        with timed("export"):
+            chosen = rewriting.select(host.rewrites(), exporter, opts.opset, opts.disabled_rewrites)
+            with rewriting.applied(chosen) as applied_rewrites:
+                info = export.export_onnx(loaded, loaded.make_inputs(seeds[0]), onnx_path, exporter, opts.opset)
+        with timed("graph passes"):
+            selected = passes_mod.select(host.graph_passes(), family.name, opts.passes, backend.name)
+            model = onnx_io.load_model(onnx_path)
+            ctx = passes_mod.PassContext(family.name, backend.name, loaded.output_names)
+            model = passes_mod.run_passes(model, selected, ctx)
+            onnx_io.set_metadata(model, {
+                "deploybridge.version": __version__,
+                "deploybridge.family": family.name,
+                "deploybridge.model": spec.model,
+                "deploybridge.exporter": exporter,
+                "deploybridge.rewrites": ",".join(applied_rewrites),
+                "deploybridge.passes": ",".join(p.name for p in selected),
+                "deploybridge.outputs": ",".join(loaded.output_names),
+            })
+            import onnx
+
+            onnx.save(model, str(onnx_path))
+        with timed("build"):
+            engine_files = backend.build(onnx_path, tmp, dict(opts.backend_options))
+        tolerances = tolerances_for(loaded.outputs, opts.tolerance)
+        with timed("verify"):
+            runner = backend.load(tmp, {}, dict(opts.backend_options))
+            verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input)
+        sig = onnx_io.signature(model)
+        per_det = {o.name for o in loaded.outputs if o.per_detection}
+        manifest = {
+            "format": artifact.FORMAT,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "spec": spec.to_json(),
+            "plugin": {"name": family.owner, "version": host.statuses.get(family.owner).version if family.owner in host.statuses else None},
+            "inputs": sig["inputs"],
+            "outputs": [{**o, "per_detection": o["name"] in per_det} for o in sig["outputs"]],
+            "preprocessing": dict(loaded.preprocessing),
+            "export": {"exporter": exporter, "reason": reason, "opset": opts.opset, "seconds": round(info.seconds, 2),
+                       "dynamic_axes": {k: dict(v) for k, v in (loaded.dynamic_axes or {}).items()}},
+            "rewrites": applied_rewrites,
+            "passes": [p.name for p in selected],
+            "backend": {"name": backend.name, "files": engine_files, "options": dict(opts.backend_options)},
+            "tolerances": verification.tolerances,
+            "verification": {"seeds": seeds, "passed": verification.passed, "summary": verification.summary(),
+                             "details": verification.to_json()},
+            "files": {artifact.MODEL: {"sha256": artifact.sha256(onnx_path), "bytes": onnx_path.stat().st_size}},
+            "versions": versions(host, family.owner, backend),
+        }
+        report = {
+            "stages_seconds": timings,
+            "export_warnings": info.warnings,
+            "ops": onnx_io.op_histogram(model),
+            "verification": verification.to_json(),
+        }
+        artifact.write_json(tmp / artifact.MANIFEST, manifest)
+        artifact.write_json(tmp / artifact.REPORT, report)
+        del example_np
+    result = ConvertResult(Path(opts.out), manifest, report, verification)
+    try:
+        host.pm.hook.deploy_convert_finished(result=result)
+    except Exception as exc:  # a notification must not turn a good conversion into a failure
+        import warnings
+
+        warnings.warn(f"a deploy_convert_finished hook failed: {exc}")
+    return result
+
+
+# -- verify an existing artifact ---------------------------------------------
+def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, backend_options: Mapping[str, Any] | None = None,
+                    tolerance: Tolerance | None = None, on_input: Callable[[int], None] | None = None) -> tuple[dict, Verification]:
+    manifest = artifact.read_manifest(folder)
+    spec = ModelSpec.from_json(manifest["spec"])
+    backend = resolve_backend(host, backend_name or manifest["backend"]["name"])
+    family = resolve_family(host, spec, manifest["plugin"]["name"])
+    loaded = load_model(family, spec)
+    declared = [o["name"] for o in manifest["outputs"]]
+    if declared != loaded.output_names:
+        raise DeployError(f"artifact outputs {declared} differ from what family '{family.name}' declares now {loaded.output_names}; re-run `deploy convert`")
+    if tolerance is None:
+        tolerances = {n: Tolerance(**t) for n, t in manifest["tolerances"].items()}
+    else:
+        tolerances = tolerances_for(loaded.outputs, tolerance)
+    options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
+    runner = backend.load(Path(folder), manifest, options)
+    seeds = manifest["verification"]["seeds"]
+    return manifest, verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input)

@@ -1,0 +1,158 @@
+"""Typed records that plugins register and the pipeline passes along.
+
+Plugins build these and hand them to the ``register`` callback of a
+registration hook; the host adds the owner and rejects duplicate names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user asked for; stored in the manifest so `deploy verify` can rebuild the model."""
+
+    family: str
+    model: str
+    weights: str | None = None
+    random_weights: bool = False
+    seed: int = 0
+    input_shape: tuple[int, ...] | None = None
+    config: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "family": self.family,
+            "model": self.model,
+            "weights": self.weights,
+            "random_weights": self.random_weights,
+            "seed": self.seed,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "config": self.config,
+            "options": dict(self.options),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ModelSpec":
+        shape = data.get("input_shape")
+        return cls(
+            family=data["family"],
+            model=data["model"],
+            weights=data.get("weights"),
+            random_weights=bool(data.get("random_weights")),
+            seed=int(data.get("seed", 0)),
+            input_shape=tuple(shape) if shape else None,
+            config=data.get("config"),
+            options=dict(data.get("options") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Element-wise bound |got - ref| <= atol + rtol * |ref| (numpy.allclose semantics)."""
+
+    atol: float = 1e-4
+    rtol: float = 1e-3
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One model output, in the declared order.
+
+    ``per_detection`` outputs have one row per detection; their leading
+    dimension is data-dependent, so verification compares counts first and
+    pairs rows by matching, never by position.
+    """
+
+    name: str
+    per_detection: bool = False
+    tolerance: Tolerance | None = None
+
+
+@dataclass
+class LoadedModel:
+    """A family loader's answer: a tensor-in/tensor-out module and how to feed it."""
+
+    module: Any  # torch.nn.Module with forward(*tensors) -> tuple of tensors
+    input_names: Sequence[str]
+    outputs: Sequence[OutputSpec]
+    make_inputs: Callable[[int], tuple]  # seed -> example input tensors (deterministic)
+    default_exporter: str = "legacy"
+    exporter_reason: str = ""
+    dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
+    plugin_version: str | None = None
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: turns a :class:`ModelSpec` into a :class:`LoadedModel`."""
+
+    name: str
+    load: Callable[[ModelSpec], LoadedModel]
+    models: Sequence[str] = ()
+    description: str = ""
+    order: int = 100
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """An op rewrite applied only while exporting.
+
+    kind ``function``: ``target`` is a dotted path to a function or method that
+    ``replacement`` stands in for; the engine restores it afterwards.
+    """
+
+    name: str
+    kind: str
+    target: str
+    replacement: Any
+    why: str = ""
+    exporters: Sequence[str] = ("legacy", "dynamo")
+    opsets: tuple[int, int] = (7, 99)
+    backends: Sequence[str] = ()
+    order: int = 100
+    owner: str = ""
+
+    def applies(self, exporter: str, opset: int) -> bool:
+        return exporter in self.exporters and self.opsets[0] <= opset <= self.opsets[1]
+
+
+@dataclass(frozen=True)
+class GraphPass:
+    """A graph-surgery pass ``(onnx_graphsurgeon.Graph, PassContext) -> Graph``, run after export."""
+
+    name: str
+    run: Callable[[Any, Any], Any]
+    description: str = ""
+    order: int = 100
+    families: Sequence[str] = ()  # empty: opt-in by name only
+    backends: Sequence[str] = ()
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A runtime the artifact is built for.
+
+    ``unavailable()`` returns None when usable, else one line saying why and
+    how to install it. ``build(onnx_path, out_dir, options)`` writes engine files
+    and returns their names; ``load(artifact_dir, manifest, options)`` returns a
+    runner ``dict[name, ndarray] -> dict[name, ndarray]``.
+    """
+
+    name: str
+    unavailable: Callable[[], str | None]
+    build: Callable[..., list[str]]
+    load: Callable[..., Callable[[dict], dict]]
+    description: str = ""
+    version: Callable[[], str | None] = lambda: None
+    order: int = 100
+    owner: str = ""

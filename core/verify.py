@@ -1,0 +1,149 @@
+"""Tensor parity: the reference (PyTorch) and the backend on the same inputs.
+
+Outputs are matched by name, never by position. For per-detection outputs the
+number of detections is compared first; rows are then paired by matching
+boxes (same label, smallest box deviation), because near-tied scores may be
+ordered differently by two correct runtimes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from deploybridge.records import OutputSpec, Tolerance
+
+DEFAULT_TOLERANCE = Tolerance(atol=1e-4, rtol=1e-3)
+
+
+@dataclass
+class OutputCheck:
+    name: str
+    ref_shape: list
+    got_shape: list
+    max_abs: float | None
+    max_rel: float | None
+    atol: float
+    rtol: float
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class InputCheck:
+    seed: int
+    passed: bool
+    detections_ref: int | None = None
+    detections_got: int | None = None
+    reordered: int = 0
+    outputs: list[OutputCheck] = field(default_factory=list)
+
+
+@dataclass
+class Verification:
+    backend: str
+    passed: bool
+    inputs: list[InputCheck]
+    tolerances: dict[str, dict]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        bad = [c for i in self.inputs for c in i.outputs if not c.passed]
+        worst = max((c.max_abs or 0.0 for i in self.inputs for c in i.outputs), default=0.0)
+        state = "PASSED" if self.passed else "FAILED"
+        return f"{state}: {len(self.inputs)} inputs, max abs error {worst:.3g}, {len(bad)} output check(s) out of tolerance"
+
+
+def tolerances_for(outputs: Sequence[OutputSpec], override: Tolerance | None = None) -> dict[str, Tolerance]:
+    return {o.name: override or o.tolerance or DEFAULT_TOLERANCE for o in outputs}
+
+
+def match_rows(ref_boxes: np.ndarray, got_boxes: np.ndarray, ref_labels=None, got_labels=None) -> np.ndarray:
+    """Permutation ``p`` so that ``got[p[i]]`` pairs with ``ref[i]`` (greedy on box deviation)."""
+    n = len(ref_boxes)
+    cost = np.abs(ref_boxes[:, None, :] - got_boxes[None, :, :]).max(-1)
+    if ref_labels is not None and got_labels is not None:
+        cost = cost + 1e9 * (ref_labels[:, None] != got_labels[None, :])
+    perm = np.full(n, -1)
+    used = np.zeros(n, bool)
+    for flat in np.argsort(cost, axis=None, kind="stable"):
+        i, j = divmod(int(flat), n)
+        if perm[i] < 0 and not used[j]:
+            perm[i], used[j] = j, True
+    return perm
+
+
+def compare_tensor(name: str, ref: np.ndarray, got: np.ndarray, tol: Tolerance) -> OutputCheck:
+    base = dict(name=name, ref_shape=list(ref.shape), got_shape=list(got.shape), atol=tol.atol, rtol=tol.rtol)
+    if ref.shape != got.shape:
+        return OutputCheck(**base, max_abs=None, max_rel=None, passed=False, note="shape differs")
+    if ref.size == 0:
+        return OutputCheck(**base, max_abs=0.0, max_rel=0.0, passed=True, note="empty")
+    r, g = ref.astype(np.float64), got.astype(np.float64)
+    if np.isnan(g).any() and not np.isnan(r).any():
+        return OutputCheck(**base, max_abs=None, max_rel=None, passed=False, note="backend produced NaN")
+    diff = np.abs(r - g)
+    ok = bool(np.all(diff <= tol.atol + tol.rtol * np.abs(r)))
+    max_rel = float(np.max(diff / np.maximum(np.abs(r), np.finfo(np.float32).tiny)))
+    return OutputCheck(**base, max_abs=float(diff.max()), max_rel=max_rel, passed=ok)
+
+
+def compare_outputs(
+    seed: int, outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray],
+    tolerances: Mapping[str, Tolerance],
+) -> InputCheck:
+    check = InputCheck(seed=seed, passed=True)
+    missing = [o.name for o in outputs if o.name not in got]
+    if missing:
+        check.passed = False
+        check.outputs = [
+            OutputCheck(n, list(ref[n].shape), [], None, None, tolerances[n].atol, tolerances[n].rtol, False,
+                        f"backend has no output '{n}' (it has: {', '.join(got)})") for n in missing
+        ]
+        return check
+    per_det = [o.name for o in outputs if o.per_detection]
+    perm = None
+    if per_det:
+        check.detections_ref, check.detections_got = len(ref[per_det[0]]), len(got[per_det[0]])
+        if check.detections_ref != check.detections_got:
+            check.passed = False
+        elif "boxes" in per_det:
+            labels = ("labels" in per_det) and (ref["labels"], got["labels"])
+            perm = match_rows(ref["boxes"], got["boxes"], *(labels or (None, None)))
+            check.reordered = int(np.sum(perm != np.arange(len(perm))))
+    for o in outputs:
+        r, g = ref[o.name], got[o.name]
+        if o.per_detection and check.detections_ref != check.detections_got:
+            c = OutputCheck(o.name, list(r.shape), list(g.shape), None, None, tolerances[o.name].atol, tolerances[o.name].rtol,
+                            False, f"detection count differs: reference {check.detections_ref}, backend {check.detections_got}")
+        else:
+            if o.per_detection and perm is not None:
+                g = g[perm]
+            c = compare_tensor(o.name, r, g, tolerances[o.name])
+        check.outputs.append(c)
+        check.passed &= c.passed
+    return check
+
+
+def verify(
+    backend: str, outputs: Sequence[OutputSpec], seeds: Sequence[int],
+    reference: Callable[[int], tuple[dict, dict]], run_backend: Callable[[dict], dict],
+    tolerances: Mapping[str, Tolerance], on_input: Callable[[int], None] | None = None,
+) -> Verification:
+    """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts."""
+    checks = []
+    for k, seed in enumerate(seeds):
+        inputs, ref = reference(seed)
+        got = run_backend(inputs)
+        checks.append(compare_outputs(seed, outputs, ref, got, tolerances))
+        if on_input:
+            on_input(k)
+    return Verification(
+        backend=backend,
+        passed=all(c.passed for c in checks),
+        inputs=checks,
+        tolerances={n: asdict(t) for n, t in tolerances.items()},
+    )

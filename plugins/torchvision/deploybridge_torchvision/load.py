@@ -1,0 +1,91 @@
+"""Build a torchvision model from a ModelSpec and wrap it tensor-in/tensor-out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploybridge.errors import DeployError
+from deploybridge.inputs import smooth_images
+from deploybridge.records import LoadedModel, ModelSpec, OutputSpec, Tolerance
+
+from deploybridge_torchvision.catalogue import CATALOGUE, Entry
+from deploybridge_torchvision.wrappers import IMAGENET_MEAN, IMAGENET_STD
+
+LEGACY_REASON = {
+    "detection": "torch.export/dynamo still fail on torchvision detectors (pytorch/vision#9306, #9321); legacy tracing exporter",
+    "classification": "legacy exporter: stable opset choice and a single self-contained file",
+    "segmentation": "legacy exporter: stable opset choice and a single self-contained file",
+}
+
+
+def _check_shape(name: str, entry: Entry, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    if len(shape) != 4 or shape[1] != 3:
+        raise DeployError(f"{name} takes N,3,H,W RGB images; got --input-shape {','.join(map(str, shape))}")
+    if entry.task == "detection" and shape[0] != 1:
+        raise DeployError(f"{name} is exported for one image at a time; use --input-shape 1,3,H,W")
+    if min(shape[2:]) < 32:
+        raise DeployError(f"{name}: input {shape[2]}x{shape[3]} is too small; use at least 32x32")
+    return tuple(shape)  # type: ignore[return-value]
+
+
+def _build(name: str, entry: Entry, shape, options: dict):
+    import torchvision
+
+    kwargs = dict(options)
+    if entry.task != "classification":
+        kwargs.setdefault("weights_backbone", None)
+    if entry.task == "segmentation":
+        kwargs.setdefault("aux_loss", False)
+    if entry.task == "detection":
+        # Export at the given size: no resize inside the graph.
+        kwargs.setdefault("min_size", min(shape[2:]))
+        kwargs.setdefault("max_size", max(shape[2:]))
+    try:
+        return torchvision.models.get_model(name, weights=None, **kwargs)
+    except TypeError as exc:
+        raise DeployError(f"{name} does not accept these --option values: {exc}") from None
+
+
+def load(spec: ModelSpec) -> LoadedModel:
+    import torch
+
+    from deploybridge_torchvision import weights as w
+    from deploybridge_torchvision.wrappers import Detector, Normalized
+
+    entry = CATALOGUE[spec.model]
+    shape = _check_shape(spec.model, entry, spec.input_shape or entry.default_shape)
+    if not spec.weights and not spec.random_weights:
+        raise DeployError(f"{spec.model}: give --weights FILE (or a pretrained name in the local torch cache) or --random-weights")
+    torch.manual_seed(spec.seed)
+    model = _build(spec.model, entry, shape, dict(spec.options))
+    wrapper = Detector(model, entry.masks) if entry.task == "detection" else Normalized(model, entry.task == "segmentation")
+    wrapper.eval()
+    if spec.weights:
+        path = Path(spec.weights)
+        w.load_state(model, path if path.exists() else w.cached_pretrained_path(spec.model, spec.weights))
+    else:
+        calibration = smooth_images(spec.seed, shape)
+        w.make_non_degenerate(model, lambda: wrapper(calibration), entry.heads)
+
+    if entry.task == "detection":
+        names = ["boxes", "scores", "labels"] + (["masks"] if entry.masks else [])
+        outputs = [OutputSpec(n, per_detection=True) for n in names]
+        dynamic = {n: {0: "detections"} for n in names}
+    else:
+        outputs = [OutputSpec("logits" if entry.task == "classification" else "out")]
+        dynamic = None
+    return LoadedModel(
+        module=wrapper,
+        input_names=["images"],
+        outputs=outputs,
+        make_inputs=lambda seed: (smooth_images(seed, shape),),
+        default_exporter="legacy",
+        exporter_reason=LEGACY_REASON[entry.task],
+        dynamic_axes=dynamic,
+        preprocessing={
+            "input": "float32 RGB in [0, 1], NCHW",
+            "shape": list(shape),
+            "normalization": "inside the graph" + (" (GeneralizedRCNNTransform)" if entry.task == "detection" else f" (mean {list(IMAGENET_MEAN)}, std {list(IMAGENET_STD)})"),
+            "resize": "none: feed images of exactly this size",
+        },
+    )
+

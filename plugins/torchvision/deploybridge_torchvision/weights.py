@@ -1,0 +1,90 @@
+"""Where weights come from: a local checkpoint, the local torch cache, or a
+seeded random init that is made non-degenerate. Never a download."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from deploybridge.errors import DeployError
+
+
+def _state_dict(obj) -> dict:
+    if isinstance(obj, dict):
+        for key in ("model", "state_dict", "model_state_dict"):
+            if key in obj and isinstance(obj[key], dict):
+                return obj[key]
+        return obj
+    raise DeployError("checkpoint is not a state_dict; save it with torch.save(model.state_dict(), path)")
+
+
+def load_state(model: nn.Module, path: Path) -> None:
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DeployError(f"weights file {path} not found; give an existing checkpoint path") from None
+    except Exception as exc:
+        raise DeployError(f"cannot read {path} as a torch checkpoint ({type(exc).__name__}); save it with torch.save(model.state_dict(), path)") from None
+    state = {k.removeprefix("module."): v for k, v in _state_dict(obj).items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or wrong:
+        first = (missing + unexpected + wrong)[:3]
+        raise DeployError(
+            f"{path} does not fit this model: {len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} wrong-shape keys"
+            f" (first: {', '.join(first)}); check --model and --option num_classes=N"
+        )
+    model.load_state_dict(state)
+
+
+def cached_pretrained_path(model_name: str, weights_name: str) -> Path:
+    """The local torch-cache file of torchvision's ``weights_name`` weights, or a DeployError."""
+    import torchvision
+
+    try:
+        enum = torchvision.models.get_model_weights(model_name)
+        weights = enum[weights_name] if weights_name != "DEFAULT" else enum.DEFAULT
+    except (KeyError, ValueError):
+        names = ", ".join(["DEFAULT"] + [w.name for w in torchvision.models.get_model_weights(model_name)])
+        raise DeployError(f"'{weights_name}' is neither a file nor a pretrained weights name of {model_name} ({names})") from None
+    path = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    if not path.is_file():
+        raise DeployError(
+            f"pretrained weights {model_name}/{weights.name} are not in the local torch cache ({path}) and deploybridge never"
+            f" downloads; copy the file there or pass --weights FILE / --random-weights"
+        )
+    return path
+
+
+@torch.no_grad()
+def make_non_degenerate(model: nn.Module, run, heads: dict[str, tuple[float, float]]) -> None:
+    """Calibrate a randomly initialised model so its outputs are informative.
+
+    BatchNorm statistics are set from real activations (``run()`` does a
+    forward pass on calibration images), then each head layer is rescaled so
+    its outputs have the given mean and std, in forward order.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration pass
+        m.train()
+    run()
+    for m in bns:
+        m.eval()
+        m.momentum = 0.1
+    for name, (mean, std) in heads.items():
+        layer = model.get_submodule(name)
+        seen: list[torch.Tensor] = []
+        handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().flatten()))
+        run()
+        handle.remove()
+        if not seen or sum(t.numel() for t in seen) < 2:
+            continue
+        values = torch.cat(seen)
+        scale = std / float(values.std().clamp_min(1e-12))
+        layer.weight.mul_(scale)
+        layer.bias.copy_((layer.bias - values.mean()) * scale + mean)
