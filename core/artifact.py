@@ -27,11 +27,13 @@ def check_destination(out: Path, force: bool) -> None:
         raise DeployError(f"{out} already exists; pass --force to replace it or choose another --out")
     if out.exists() and not out.is_dir():
         raise DeployError(f"{out} exists and is not a folder; choose another --out")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise DeployError(f"parent folder {parent} does not exist; create it or choose another --out")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise DeployError(f"cannot write into {parent}; choose a writable --out")
+    ancestor = out.resolve().parent
+    while not ancestor.exists():  # missing parents are created, like mkdir -p
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DeployError(f"{ancestor} is not a folder, so {out} cannot be created; choose another --out")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise DeployError(f"cannot write into {ancestor}; choose a writable --out")
 
 
 @contextmanager
@@ -39,7 +41,11 @@ def staged(out: Path, force: bool) -> Iterator[Path]:
     """Yield a temporary folder; on success it becomes ``out``, on any error it is removed."""
     out = Path(out)
     check_destination(out, force)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
+    try:
+        out.resolve().parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
+    except OSError as exc:
+        raise DeployError(f"cannot create {out} ({exc.strerror}); choose a writable --out") from None
     try:
         yield tmp
         if out.exists():

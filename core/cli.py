@@ -34,14 +34,17 @@ def build_app() -> typer.Typer:
     app = typer.Typer(name="deploy", help=HELP, no_args_is_help=True, add_completion=False,
                       context_settings={"help_option_names": ["-h", "--help"]})
 
-    @app.callback()
-    def _root(
-        version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-        debug: bool = typer.Option(False, "--debug", help="Show tracebacks (may also be given after the command)."),
-    ) -> None:
-        if version:
+    def _print_version(value: bool) -> None:
+        if value:
             typer.echo(f"deploybridge {__version__}")
             raise typer.Exit(0)
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks (may also be given after the command)."),
+    ) -> None:
+        pass
 
     for module in (convert, verify, plugins, rewrites, inspect):
         module.add_to(app)
@@ -89,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         cmd = exc.ctx.command_path if exc.ctx else "deploy"
         print(f"error: {exc.format_message()} (see `{cmd} --help`)", file=sys.stderr)
         return 2
-    except click_exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except (click_exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:

@@ -10,13 +10,21 @@ from typing import Any, Iterator
 from rich.console import Console
 
 
+def _console(file) -> Console:
+    # Made per call so tests that capture sys.stdout see the output; logs and
+    # CI are not terminals, and rich's 80-column default would fold the tables.
+    console = Console(file=file, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(file=file, highlight=False, soft_wrap=True, width=120)
+    return console
+
+
 def out() -> Console:
-    # Made per call so tests that capture sys.stdout see the output.
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    return _console(sys.stdout)
 
 
 def err() -> Console:
-    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    return _console(sys.stderr)
 
 
 def print_json(data: Any) -> None:

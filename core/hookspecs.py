@@ -75,7 +75,7 @@ def deploy_detect_family(spec: Any) -> str | None:
 
 @hookspec
 def deploy_convert_finished(result: Any) -> None:
-    """Notification after ``deploy convert`` wrote an artifact.
+    """Notification, called after ``deploy convert`` wrote an artifact.
 
     ``result`` is a :class:`deploybridge.pipeline.ConvertResult` (artifact path,
     manifest dict, verification). Use it to upload, log or index artifacts;

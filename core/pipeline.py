@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping, Sequence
 
-from deploybridge import __version__, artifact, onnx_io, rewriting
+from deploybridge import __version__, artifact, noise, onnx_io, rewriting
 from deploybridge.errors import DeployError
 from deploybridge.plugins import Host
 from deploybridge.records import Backend, Family, LoadedModel, ModelSpec, Tolerance
@@ -89,8 +89,12 @@ def load_model(family: Family, spec: ModelSpec) -> LoadedModel:
 
 # -- reference runs -----------------------------------------------------------
 def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tuple[dict, dict]]:
+    """seed -> (inputs, reference outputs) as numpy dicts; memoised, since the noise floor and parity both need it."""
+    import functools
+
     import torch
 
+    @functools.cache
     def run(seed: int) -> tuple[dict, dict]:
         inputs = loaded.make_inputs(seed)
         try:
@@ -178,8 +182,10 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             onnx.save(model, str(onnx_path))
         with timed("build"):
             engine_files = backend.build(onnx_path, tmp, dict(opts.backend_options))
-        tolerances = tolerances_for(loaded.outputs, opts.tolerance)
         with timed("verify"):
+            tolerances = tolerances_for(loaded.outputs, opts.tolerance)
+            if opts.tolerance is None:
+                tolerances = noise.tolerances_from_floor(loaded.outputs, noise.measure(loaded, seeds, reference), tolerances)
             runner = backend.load(tmp, {}, dict(opts.backend_options))
             verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input)
         sig = onnx_io.signature(model)

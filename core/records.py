@@ -51,10 +51,15 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Element-wise bound |got - ref| <= atol + rtol * |ref| (numpy.allclose semantics)."""
+    """Element-wise bound |got - ref| <= atol + rtol * |ref| (numpy.allclose semantics).
+
+    ``noise_floor`` is the measured float32-vs-float64 spread of the reference
+    that atol was derived from (None: not measured, e.g. overridden by the user).
+    """
 
     atol: float = 1e-4
     rtol: float = 1e-3
+    noise_floor: float | None = None
 
 
 @dataclass(frozen=True)

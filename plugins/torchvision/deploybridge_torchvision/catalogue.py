@@ -17,19 +17,22 @@ class Entry:
     default_shape: tuple[int, int, int, int]
     heads: dict[str, tuple[float, float]] = field(default_factory=dict)
     masks: bool = False
+    counts: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 _RCNN_HEADS = {"rpn.head.cls_logits": (0.0, 2.0), "roi_heads.box_predictor.cls_score": (0.0, 3.0)}
+_RCNN_COUNTS = {"roi_heads.box_predictor.cls_score": ("softmax", 40)}
 
 CATALOGUE: dict[str, Entry] = {
     "resnet50": Entry("classification", (1, 3, 224, 224), {"fc": (0.0, 3.0)}),
     "mobilenet_v3_small": Entry("classification", (1, 3, 224, 224), {"classifier.3": (0.0, 3.0)}),
     "deeplabv3_resnet50": Entry("segmentation", (1, 3, 320, 320), {"classifier.4": (0.0, 2.0)}),
-    "retinanet_resnet50_fpn": Entry("detection", (1, 3, 320, 320), {"head.classification_head.cls_logits": (-4.0, 1.0)}),
-    "fasterrcnn_resnet50_fpn": Entry("detection", (1, 3, 320, 320), dict(_RCNN_HEADS)),
-    "fasterrcnn_mobilenet_v3_large_320_fpn": Entry("detection", (1, 3, 320, 320), dict(_RCNN_HEADS)),
+    "retinanet_resnet50_fpn": Entry("detection", (1, 3, 320, 320), {"head.classification_head.cls_logits": (-4.0, 1.0)},
+                                    counts={"head.classification_head.cls_logits": ("sigmoid", 150)}),
+    "fasterrcnn_resnet50_fpn": Entry("detection", (1, 3, 320, 320), dict(_RCNN_HEADS), counts=_RCNN_COUNTS),
+    "fasterrcnn_mobilenet_v3_large_320_fpn": Entry("detection", (1, 3, 320, 320), dict(_RCNN_HEADS), counts=_RCNN_COUNTS),
     "maskrcnn_resnet50_fpn": Entry(
         "detection", (1, 3, 320, 320),
-        {**_RCNN_HEADS, "roi_heads.mask_predictor.mask_fcn_logits": (0.0, 2.0)}, masks=True,
+        {**_RCNN_HEADS, "roi_heads.mask_predictor.mask_fcn_logits": (0.0, 2.0)}, masks=True, counts=_RCNN_COUNTS,
     ),
 }

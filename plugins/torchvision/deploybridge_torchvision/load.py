@@ -10,6 +10,8 @@ from deploybridge.records import LoadedModel, ModelSpec, OutputSpec, Tolerance
 from deploybridge_torchvision.catalogue import CATALOGUE, Entry
 from deploybridge_torchvision.wrappers import IMAGENET_MEAN, IMAGENET_STD
 
+CALIBRATION_IMAGES = 4
+
 LEGACY_REASON = {
     "detection": "torch.export/dynamo still fail on torchvision detectors (pytorch/vision#9306, #9321); legacy tracing exporter",
     "classification": "legacy exporter: stable opset choice and a single self-contained file",
@@ -63,8 +65,14 @@ def load(spec: ModelSpec) -> LoadedModel:
         path = Path(spec.weights)
         w.load_state(model, path if path.exists() else w.cached_pretrained_path(spec.model, spec.weights))
     else:
-        calibration = smooth_images(spec.seed, shape)
-        w.make_non_degenerate(model, lambda: wrapper(calibration), entry.heads)
+        # several images: BatchNorm statistics from one image do not carry over to the next
+        calibration = [smooth_images(spec.seed * 100 + k, (1,) + shape[1:]) for k in range(CALIBRATION_IMAGES)]
+        if entry.task == "detection":  # detectors take one image per call
+            run = lambda: [wrapper(x) for x in calibration]  # noqa: E731
+        else:  # one batch: BatchNorm after global pooling needs more than one value per channel
+            batch = torch.cat(calibration)
+            run = lambda: wrapper(batch)  # noqa: E731
+        w.make_non_degenerate(model, run, entry.heads, entry.counts, images=len(calibration))
 
     if entry.task == "detection":
         names = ["boxes", "scores", "labels"] + (["masks"] if entry.masks else [])

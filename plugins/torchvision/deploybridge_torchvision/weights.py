@@ -60,12 +60,17 @@ def cached_pretrained_path(model_name: str, weights_name: str) -> Path:
 
 
 @torch.no_grad()
-def make_non_degenerate(model: nn.Module, run, heads: dict[str, tuple[float, float]]) -> None:
+def make_non_degenerate(model: nn.Module, run, heads: dict[str, tuple[float, float]],
+                        counts: dict[str, tuple[str, int]] | None = None, threshold: float = 0.05,
+                        images: int = 1) -> None:
     """Calibrate a randomly initialised model so its outputs are informative.
 
     BatchNorm statistics are set from real activations (``run()`` does a
     forward pass on calibration images), then each head layer is rescaled so
-    its outputs have the given mean and std, in forward order.
+    its outputs have the given mean and std, in forward order. For layers in
+    ``counts`` the bias is then shifted so that about ``target`` scores pass
+    ``threshold`` per calibration image (``run()`` feeds ``images`` of them): well below the detector's top-k
+    cap, so the kept set is not decided by near-tied scores at the cap.
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for m in bns:
@@ -79,12 +84,46 @@ def make_non_degenerate(model: nn.Module, run, heads: dict[str, tuple[float, flo
     for name, (mean, std) in heads.items():
         layer = model.get_submodule(name)
         seen: list[torch.Tensor] = []
-        handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().flatten()))
+        handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(_per_channel(_m, out.detach())))
         run()
         handle.remove()
-        if not seen or sum(t.numel() for t in seen) < 2:
+        values = torch.cat(seen) if seen else torch.empty(0)
+        if values.shape[0] < 2:
             continue
-        values = torch.cat(seen)
-        scale = std / float(values.std().clamp_min(1e-12))
-        layer.weight.mul_(scale)
-        layer.bias.copy_((layer.bias - values.mean()) * scale + mean)
+        # per output channel: a shared positive feature mean would otherwise make one class win everywhere
+        scale = std / values.std(0).clamp_min(1e-12)
+        layer.weight.mul_(scale.view(-1, *([1] * (layer.weight.dim() - 1))))
+        layer.bias.copy_((layer.bias - values.mean(0)) * scale + mean)
+        if counts and name in counts:
+            mode, target = counts[name]
+            _shift_to_count(layer, (values - values.mean(0)) * scale + mean, mode, target * images, threshold)
+
+
+def _per_channel(layer: nn.Module, out: torch.Tensor) -> torch.Tensor:
+    """Rows of output values, one column per output channel."""
+    if isinstance(layer, nn.Linear):
+        return out.reshape(-1, out.shape[-1])
+    return out.movedim(1, -1).reshape(-1, out.shape[1])
+
+
+def _shift_to_count(layer: nn.Module, logits: torch.Tensor, mode: str, target: int, threshold: float) -> None:
+    if mode == "sigmoid":
+        # every logit is one (anchor, class) score: move the target-th largest onto the threshold
+        flat = logits.flatten()
+        kth = torch.topk(flat, min(target, flat.numel())).values[-1]
+        layer.bias.add_(float(torch.logit(torch.tensor(threshold))) - kth + 0.5)
+        return
+    # softmax with background at index 0: raise the background logit until ~target
+    # (proposal, class) pairs keep a foreground probability above the threshold
+    per_row = logits
+
+    def passing(shift: float) -> int:
+        shifted = per_row.clone()
+        shifted[:, 0] += shift
+        return int((shifted.softmax(-1)[:, 1:] > threshold).sum())
+
+    lo, hi = -50.0, 50.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if passing(mid) > target else (lo, mid)
+    layer.bias[0] += hi

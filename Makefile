@@ -1,0 +1,35 @@
+# Two commands for a fresh machine (see README):
+#   make demo   create .venv, install deploybridge + default plugins, convert and verify the default model
+#   make test   the whole test suite (what .ci/run calls)
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.deploybridge-installed
+# The one torch build served here; never let a plugin pull another.
+TORCH  := torch==2.14.1 torchvision==0.29.1
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+DEMO_MODEL ?= fasterrcnn_mobilenet_v3_large_320_fpn
+DEMO_OUT   ?= artifacts/demo
+
+.PHONY: install demo test clean
+
+$(STAMP): pyproject.toml plugins/torchvision/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing $(TORCH) and deploybridge into $(VENV) ..."
+	@$(PIP) install $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PIP) install -e . -e plugins/torchvision pytest $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_torchvision; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/deploy convert --plugin torchvision --model $(DEMO_MODEL) --random-weights --out $(DEMO_OUT) --force
+	$(BIN)/deploy verify $(DEMO_OUT)
+	@echo "artifact: $(abspath $(DEMO_OUT))"
+
+test: install
+	@$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+clean:
+	rm -rf artifacts .pytest_cache

@@ -1,0 +1,64 @@
+"""Tensor parity arithmetic: tolerances, detection counts, matching of reordered rows."""
+import numpy as np
+
+from deploybridge.records import OutputSpec, Tolerance
+from deploybridge.verify import compare_outputs, compare_tensor, match_rows
+
+DET = [OutputSpec("boxes", True), OutputSpec("scores", True), OutputSpec("labels", True)]
+TOL = {n: Tolerance(1e-4, 1e-3) for n in ("boxes", "scores", "labels")}
+
+
+def detections(n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 200, (n, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 80, (n, 2)).astype(np.float32)], 1)
+    return {"boxes": boxes, "scores": np.sort(rng.uniform(0.05, 1, n).astype(np.float32))[::-1].copy(),
+            "labels": rng.integers(1, 5, n)}
+
+
+def test_tolerance_is_elementwise_atol_plus_rtol():
+    ref = np.array([0.0, 100.0], np.float32)
+    assert compare_tensor("x", ref, ref + np.array([9e-5, 0.09], np.float32), Tolerance(1e-4, 1e-3)).passed
+    assert not compare_tensor("x", ref, ref + np.array([2e-4, 0.0], np.float32), Tolerance(1e-4, 1e-3)).passed
+    check = compare_tensor("x", ref, ref + np.array([0.0, 0.2], np.float32), Tolerance(1e-4, 1e-3))
+    assert not check.passed and abs(check.max_abs - 0.2) < 1e-4
+
+
+def test_shape_and_nan_are_failures():
+    ref = np.zeros((2, 3), np.float32)
+    assert compare_tensor("x", ref, np.zeros((3, 2), np.float32), Tolerance()).note == "shape differs"
+    got = ref.copy()
+    got[0, 0] = np.nan
+    assert compare_tensor("x", ref, got, Tolerance()).note == "backend produced NaN"
+
+
+def test_count_compared_first():
+    ref = detections()
+    got = {k: v[:-1] for k, v in ref.items()}
+    check = compare_outputs(0, DET, ref, got, TOL)
+    assert not check.passed and (check.detections_ref, check.detections_got) == (20, 19)
+    assert all("detection count differs: reference 20, backend 19" in c.note for c in check.outputs)
+
+
+def test_reordered_rows_are_matched_not_compared_by_index():
+    ref = detections()
+    perm = np.random.default_rng(1).permutation(20)
+    got = {k: v[perm] for k, v in ref.items()}
+    got["boxes"] = got["boxes"] + np.float32(1e-5)
+    check = compare_outputs(0, DET, ref, got, TOL)
+    assert check.passed and check.reordered == int(np.sum(perm != np.arange(20)))
+    assert check.outputs[0].max_abs < 2e-5
+
+
+def test_a_shifted_box_is_caught_after_matching():
+    ref = detections()
+    got = {k: v.copy() for k, v in ref.items()}
+    got["boxes"][3] += 2.0
+    check = compare_outputs(0, DET, ref, got, TOL)
+    assert not check.passed and abs(check.outputs[0].max_abs - 2.0) < 1e-4
+
+
+def test_match_rows_respects_labels():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10.001]], np.float32)
+    perm = match_rows(boxes, boxes[::-1].copy(), np.array([1, 2]), np.array([2, 1]))
+    assert perm.tolist() == [1, 0]
