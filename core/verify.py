@@ -87,7 +87,8 @@ def compare_tensor(name: str, ref: np.ndarray, got: np.ndarray, tol: Tolerance) 
         return OutputCheck(**base, max_abs=None, max_rel=None, passed=False, note="backend produced NaN")
     diff = np.abs(r - g)
     ok = bool(np.all(diff <= tol.atol + tol.rtol * np.abs(r)))
-    max_rel = float(np.max(diff / (np.abs(r) + tol.atol)))  # atol in the denominator: exact zeros (clipped boxes) stay finite
+    # atol in the denominator: exact zeros (clipped boxes) give a finite relative error
+    max_rel = float(np.max(diff / (np.abs(r) + max(tol.atol, float(np.finfo(np.float32).tiny)))))
     return OutputCheck(**base, max_abs=float(diff.max()), max_rel=max_rel, passed=ok)
 
 
