@@ -22,9 +22,9 @@ from deploybridge.errors import DeployError
 
 HELP = """Take a trained vision model to a deployable artifact and prove it computes the same thing.
 
-Exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 3 internal error.
-Add --debug anywhere for tracebacks. Environment: DEPLOYBRIDGE_PLUGINS (load only these
-entry points), DEPLOYBRIDGE_DISABLE_PLUGINS, DEPLOYBRIDGE_TRACE_PLUGINS=1 (trace hook calls).
+Exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 3 internal error. Add --debug anywhere for tracebacks.
+
+Environment: DEPLOYBRIDGE_PLUGINS=a,b loads only these plugins; DEPLOYBRIDGE_DISABLE_PLUGINS=a,b skips them; DEPLOYBRIDGE_TRACE_PLUGINS=1 prints every hook call.
 """
 
 

@@ -155,7 +155,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             loaded = load_model(family, spec)
             reference = reference_runner(loaded, spec)
             seeds = seeds_for(spec, opts.num_inputs)
-            example_np, _ = reference(seeds[0])  # proves the model runs on this input before exporting
+            reference(seeds[0])  # fails early, with the input shape in the message, if the model rejects it
         exporter = opts.exporter or loaded.default_exporter
         reason = "chosen with --exporter" if opts.exporter else loaded.exporter_reason
         onnx_path = tmp / artifact.MODEL
@@ -198,7 +198,9 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             "inputs": sig["inputs"],
             "outputs": [{**o, "per_detection": o["name"] in per_det} for o in sig["outputs"]],
             "preprocessing": dict(loaded.preprocessing),
-            "export": {"exporter": exporter, "reason": reason, "opset": opts.opset, "seconds": round(info.seconds, 2),
+            # the dynamo exporter may write another opset than asked for: record what the file has
+            "export": {"exporter": exporter, "reason": reason, "opset": onnx_io.opsets(model).get("ai.onnx"),
+                       "requested_opset": opts.opset, "seconds": round(info.seconds, 2),
                        "dynamic_axes": {k: dict(v) for k, v in (loaded.dynamic_axes or {}).items()}},
             "rewrites": applied_rewrites,
             "passes": [p.name for p in selected],
@@ -217,7 +219,6 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         }
         artifact.write_json(tmp / artifact.MANIFEST, manifest)
         artifact.write_json(tmp / artifact.REPORT, report)
-        del example_np
     result = ConvertResult(Path(opts.out), manifest, report, verification)
     try:
         host.pm.hook.deploy_convert_finished(result=result)

@@ -47,6 +47,8 @@ def convert(
         raise DeployError("--weights and --random-weights exclude each other; give one")
     if weights and not Path(weights).exists() and ("/" in weights or Path(weights).suffix):
         raise DeployError(f"weights file {weights} not found; give an existing checkpoint path")
+    if weights and Path(weights).exists():
+        weights = str(Path(weights).resolve())  # `deploy verify` may run from another folder
     spec = ModelSpec(family=family or "", model=model, weights=weights, random_weights=random_weights, seed=seed,
                      input_shape=_common.parse_shape(input_shape), config=config, options=_common.parse_options(option))
     opts = pipeline.ConvertOptions(

@@ -133,3 +133,13 @@ def test_verification_compares_by_name_not_position(tmp_path):
     renamed = {"x": np.zeros(3, np.float32), "b": np.ones(3, np.float32)}
     check = compare_outputs(0, outs, ref, renamed, tol)
     assert not check.passed and "backend has no output 'a'" in check.outputs[0].note
+
+
+def test_dynamo_exporter_selectable_and_recorded(cli, tiny, tmp_path):
+    out = tmp_path / "dyn"
+    result = cli("convert", "--plugin", "tiny", "--model", "tiny-net", "--random-weights", "--exporter", "dynamo", "--opset", "18", "--out", out)
+    assert result.code == 0, result.err
+    export = json.loads((out / "manifest.json").read_text())["export"]
+    assert export["exporter"] == "dynamo" and export["reason"] == "chosen with --exporter"
+    assert export["opset"] >= 18 and export["requested_opset"] == 18
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "report.json"]  # no external data

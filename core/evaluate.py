@@ -1,0 +1,44 @@
+"""COCO AP with pycocotools, for detections from PyTorch or from an artifact."""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+def to_coco_results(image_id: int, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
+                    masks: np.ndarray | None = None, mask_threshold: float = 0.5) -> list[dict]:
+    """Detections of one image (xyxy boxes; masks N x 1 x H x W probabilities) as COCO result records."""
+    from pycocotools import mask as mask_utils
+
+    results = []
+    for k in range(len(scores)):
+        x1, y1, x2, y2 = (float(v) for v in boxes[k])
+        record = {"image_id": image_id, "category_id": int(labels[k]), "score": float(scores[k]),
+                  "bbox": [x1, y1, x2 - x1, y2 - y1]}
+        if masks is not None:
+            binary = np.asfortranarray((masks[k, 0] > mask_threshold).astype(np.uint8))
+            rle = mask_utils.encode(binary)
+            record["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+        results.append(record)
+    return results
+
+
+def coco_ap(annotations: Path, results: Sequence[dict], iou_type: str = "bbox") -> float:
+    """AP@[.5:.95] of ``results`` against the COCO json ``annotations`` (0.0 when there are no results)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if not results:
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        gt = COCO(str(annotations))
+        dt = gt.loadRes(list(results))
+        ev = COCOeval(gt, dt, iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return float(ev.stats[0])

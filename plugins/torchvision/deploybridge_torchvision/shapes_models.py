@@ -1,0 +1,84 @@
+"""Small torchvision detectors for the shapes dataset: the embedded default.
+
+Real torchvision detection classes (MaskRCNN, RetinaNet) on a narrow CNN +
+FPN backbone, so a checkpoint is a few MB and trains on 2 CPU cores in
+minutes, yet exports through the same code paths as the full-size models.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+from torchvision.models.detection import MaskRCNN, RetinaNet
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.rpn import RPNHead
+from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+NUM_CLASSES = 4  # background + circle, square, triangle
+WIDTHS = (16, 32, 64, 128)
+FPN_CHANNELS = 64
+ANCHOR_SIZES = (16, 32, 64, 128, 256)
+
+
+def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class TinyFPNBackbone(nn.Module):
+    """Four stages at strides 4, 8, 16, 32 and an FPN with a max-pool level: five maps named "0".."pool"."""
+
+    def __init__(self, widths=WIDTHS, out_channels: int = FPN_CHANNELS) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(_conv(3, widths[0], 2), _conv(widths[0], widths[0], 2))
+        stages, cin = [], widths[0]
+        for i, w in enumerate(widths):
+            stages.append(nn.Sequential(_conv(cin, w, 1 if i == 0 else 2), _conv(w, w, 1)))
+            cin = w
+        self.stages = nn.ModuleList(stages)
+        self.fpn = FeaturePyramidNetwork(list(widths), out_channels, extra_blocks=LastLevelMaxPool())
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+        x = self.stem(x)
+        feats = OrderedDict()
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            feats[str(i)] = x
+        return self.fpn(feats)
+
+
+def shapes_maskrcnn(size: int = 192, **kwargs) -> MaskRCNN:
+    backbone = TinyFPNBackbone()
+    c = backbone.out_channels
+    anchors = AnchorGenerator(tuple((s,) for s in ANCHOR_SIZES), ((0.5, 1.0, 2.0),) * len(ANCHOR_SIZES))
+    options = dict(
+        min_size=size, max_size=size,
+        rpn_anchor_generator=anchors, rpn_head=RPNHead(c, 3),
+        rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=300,
+        rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=100,
+        box_roi_pool=MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 2),
+        box_head=TwoMLPHead(c * 7 * 7, 256), box_predictor=FastRCNNPredictor(256, NUM_CLASSES),
+        box_batch_size_per_image=128, box_detections_per_img=50,
+        mask_roi_pool=MultiScaleRoIAlign(["0", "1", "2", "3"], 14, 2),
+        mask_head=MaskRCNNHeads(c, [c, c, c, c], 1), mask_predictor=MaskRCNNPredictor(c, c, NUM_CLASSES),
+    )
+    options.update(kwargs)
+    return MaskRCNN(backbone, num_classes=None, **options)
+
+
+def shapes_retinanet(size: int = 192, **kwargs) -> RetinaNet:
+    backbone = TinyFPNBackbone()
+    anchors = AnchorGenerator(
+        tuple((s, int(s * 2 ** (1 / 3)), int(s * 2 ** (2 / 3))) for s in ANCHOR_SIZES),
+        ((0.5, 1.0, 2.0),) * len(ANCHOR_SIZES),
+    )
+    options = dict(min_size=size, max_size=size, anchor_generator=anchors, detections_per_img=50, topk_candidates=300)
+    options.update(kwargs)
+    return RetinaNet(backbone, num_classes=NUM_CLASSES, **options)
+
+
+BUILDERS = {"shapes_maskrcnn": shapes_maskrcnn, "shapes_retinanet": shapes_retinanet}
