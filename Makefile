@@ -8,12 +8,12 @@ STAMP  := $(VENV)/.deploybridge-installed
 # The one torch build served here; never let a plugin pull another.
 TORCH  := torch==2.14.1 torchvision==0.29.1
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
-DEMO_MODEL ?= fasterrcnn_mobilenet_v3_large_320_fpn
+DEMO_MODEL ?= shapes_maskrcnn
 DEMO_OUT   ?= artifacts/demo
 
 .PHONY: install demo test clean
 
-$(STAMP): pyproject.toml plugins/torchvision/pyproject.toml
+$(STAMP): pyproject.toml plugins/torchvision/pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing $(TORCH) and deploybridge into $(VENV) ..."
 	@$(PIP) install $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml plugins/torchvision/pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/deploy convert --plugin torchvision --model $(DEMO_MODEL) --random-weights --out $(DEMO_OUT) --force
+	$(BIN)/deploy convert --plugin torchvision --model $(DEMO_MODEL) --eval shapes --out $(DEMO_OUT) --force
 	$(BIN)/deploy verify $(DEMO_OUT)
 	@echo "artifact: $(abspath $(DEMO_OUT))"
 

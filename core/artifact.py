@@ -92,3 +92,13 @@ def read_manifest(folder: Path) -> dict:
     if expected and sha256(model) != expected:
         raise DeployError(f"{model} does not match the checksum in its manifest (modified after conversion?); re-run `deploy convert`")
     return manifest
+
+
+def update_manifest(folder: Path, **entries: Any) -> dict:
+    """Set top-level manifest entries, replacing the file atomically."""
+    manifest = read_manifest(folder)
+    manifest.update(entries)
+    tmp = Path(folder) / f".{MANIFEST}.tmp"
+    write_json(tmp, manifest)
+    os.replace(tmp, Path(folder) / MANIFEST)
+    return manifest

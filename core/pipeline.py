@@ -38,6 +38,8 @@ class ConvertOptions:
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     num_inputs: int = 3
     tolerance: Tolerance | None = None
+    task_tolerances: Mapping[str, float] = field(default_factory=dict)
+    eval_dataset: str | None = None
 
 
 @dataclass
@@ -46,6 +48,25 @@ class ConvertResult:
     manifest: dict
     report: dict
     verification: Verification
+    evaluation: Any = None  # deploybridge.dataset_eval.EvalResult with --eval
+
+    @property
+    def passed(self) -> bool:
+        return self.verification.passed and (self.evaluation is None or self.evaluation.passed)
+
+
+def evaluate_on_dataset(loaded: LoadedModel, runner: Callable[[dict], dict], backend: str, dataset: str, input_shape):
+    """AP of PyTorch and of the artifact on ``dataset`` (detectors only)."""
+    from deploybridge import dataset_eval
+
+    if loaded.task != "detection":
+        raise DeployError(f"--eval computes detection AP; this model's task is {loaded.task or 'unknown'}")
+    runners = {
+        "pytorch": dataset_eval.torch_runner(loaded.module, loaded.output_names),
+        backend: lambda x: runner({loaded.input_names[0]: x}),
+    }
+    with dataset_eval.resolve_dataset(dataset, int(input_shape[2])) as annotations:
+        return dataset_eval.evaluate(annotations, runners, input_shape, "masks" in loaded.output_names)
 
 
 # -- resolving names ----------------------------------------------------------
@@ -187,7 +208,13 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             if opts.tolerance is None:
                 tolerances = noise.tolerances_from_floor(loaded.outputs, noise.measure(loaded, seeds, reference), tolerances)
             runner = backend.load(tmp, {}, dict(opts.backend_options))
-            verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input)
+            verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
+                                  loaded.task, opts.task_tolerances)
+        evaluation = None
+        if opts.eval_dataset:
+            with timed("evaluate"):
+                shape = loaded.make_inputs(seeds[0])[0].shape
+                evaluation = evaluate_on_dataset(loaded, runner, backend.name, opts.eval_dataset, shape)
         sig = onnx_io.signature(model)
         per_det = {o.name for o in loaded.outputs if o.per_detection}
         manifest = {
@@ -205,9 +232,13 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             "rewrites": applied_rewrites,
             "passes": [p.name for p in selected],
             "backend": {"name": backend.name, "files": engine_files, "options": dict(opts.backend_options)},
+            "task": loaded.task,
+            "categories": list(loaded.categories) if loaded.categories else None,
             "tolerances": verification.tolerances,
+            "task_tolerances": verification.task_tolerances,
             "verification": {"seeds": seeds, "passed": verification.passed, "summary": verification.summary(),
                              "details": verification.to_json()},
+            "evaluation": evaluation.to_json() if evaluation else None,
             "files": {artifact.MODEL: {"sha256": artifact.sha256(onnx_path), "bytes": onnx_path.stat().st_size}},
             "versions": versions(host, family.owner, backend),
         }
@@ -217,9 +248,12 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             "ops": onnx_io.op_histogram(model),
             "verification": verification.to_json(),
         }
+        if loaded.task == "detection":
+            report["picture"] = "report.png"
+            _draw_comparison(reference, runner, seeds[0], loaded, tmp / "report.png")
         artifact.write_json(tmp / artifact.MANIFEST, manifest)
         artifact.write_json(tmp / artifact.REPORT, report)
-    result = ConvertResult(Path(opts.out), manifest, report, verification)
+    result = ConvertResult(Path(opts.out), manifest, report, verification, evaluation)
     try:
         host.pm.hook.deploy_convert_finished(result=result)
     except Exception as exc:  # a notification must not turn a good conversion into a failure
@@ -229,9 +263,24 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
     return result
 
 
+def _draw_comparison(reference, runner, seed: int, loaded: LoadedModel, path: Path) -> None:
+    """PyTorch's detections beside the artifact's on the first verification input."""
+    import numpy as np
+
+    from deploybridge.draw import draw_detections, side_by_side
+
+    inputs, ref = reference(seed)
+    got = runner(inputs)
+    pixels = (np.asarray(inputs[loaded.input_names[0]])[0].transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8)
+    left = draw_detections(pixels, ref, loaded.categories, "PyTorch")
+    right = draw_detections(pixels, got, loaded.categories, "artifact")
+    side_by_side(left, right).save(path)
+
+
 # -- verify an existing artifact ---------------------------------------------
 def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, backend_options: Mapping[str, Any] | None = None,
-                    tolerance: Tolerance | None = None, on_input: Callable[[int], None] | None = None) -> tuple[dict, Verification]:
+                    tolerance: Tolerance | None = None, on_input: Callable[[int], None] | None = None,
+                    eval_dataset: str | None = None, task_tolerances: Mapping[str, float] | None = None) -> tuple[dict, Verification, Any]:
     manifest = artifact.read_manifest(folder)
     spec = ModelSpec.from_json(manifest["spec"])
     backend = resolve_backend(host, backend_name or manifest["backend"]["name"])
@@ -247,4 +296,10 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
     runner = backend.load(Path(folder), manifest, options)
     seeds = manifest["verification"]["seeds"]
-    return manifest, verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input)
+    verification = verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input,
+                          manifest.get("task"), {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})})
+    evaluation = None
+    if eval_dataset:
+        shape = [d for d in manifest["inputs"][0]["shape"]]
+        evaluation = evaluate_on_dataset(loaded, runner, backend.name, eval_dataset, shape)
+    return manifest, verification, evaluation

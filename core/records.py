@@ -88,7 +88,8 @@ class LoadedModel:
     exporter_reason: str = ""
     dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
-    plugin_version: str | None = None
+    task: str | None = None  # detection | segmentation | classification: enables task-aware parity
+    categories: Sequence[str] | None = None  # label id -> name (index 0 is background for detectors)
 
     @property
     def output_names(self) -> list[str]:

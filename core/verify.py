@@ -38,6 +38,7 @@ class InputCheck:
     detections_got: int | None = None
     reordered: int = 0
     outputs: list[OutputCheck] = field(default_factory=list)
+    task: dict | None = None  # task-aware parity (deploybridge.task_parity.TaskCheck as a dict)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Verification:
     passed: bool
     inputs: list[InputCheck]
     tolerances: dict[str, dict]
+    task_tolerances: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -54,7 +56,12 @@ class Verification:
         bad = [c for i in self.inputs for c in i.outputs if not c.passed]
         worst = max((c.max_abs or 0.0 for i in self.inputs for c in i.outputs), default=0.0)
         state = "PASSED" if self.passed else "FAILED"
-        return f"{state}: {len(self.inputs)} inputs, max abs error {worst:.3g}, {len(bad)} output check(s) out of tolerance"
+        text = f"{state}: {len(self.inputs)} inputs, max abs error {worst:.3g}, {len(bad)} output check(s) out of tolerance"
+        tasks = [i.task for i in self.inputs if i.task]
+        if tasks:
+            failed = sum(not t["passed"] for t in tasks)
+            text += f", {tasks[0]['task']} parity failed on {failed} of {len(tasks)} inputs" if failed else f", {tasks[0]['task']} parity ok"
+        return text
 
 
 def tolerances_for(outputs: Sequence[OutputSpec], override: Tolerance | None = None) -> dict[str, Tolerance]:
@@ -133,13 +140,27 @@ def verify(
     backend: str, outputs: Sequence[OutputSpec], seeds: Sequence[int],
     reference: Callable[[int], tuple[dict, dict]], run_backend: Callable[[dict], dict],
     tolerances: Mapping[str, Tolerance], on_input: Callable[[int], None] | None = None,
+    task: str | None = None, task_tolerances: Mapping[str, float] | None = None,
 ) -> Verification:
-    """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts."""
+    """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts.
+
+    Both checks must pass: tensor parity (every output within tolerance) and,
+    for a known ``task``, task-aware parity (same objects, classes, pixels).
+    """
+    from deploybridge.task_parity import DEFAULT_TASK_TOLERANCES, task_parity
+
+    task_tol = {**DEFAULT_TASK_TOLERANCES, **(task_tolerances or {})}
     checks = []
     for k, seed in enumerate(seeds):
         inputs, ref = reference(seed)
         got = run_backend(inputs)
-        checks.append(compare_outputs(seed, outputs, ref, got, tolerances))
+        check = compare_outputs(seed, outputs, ref, got, tolerances)
+        first = next(iter(ref), None)
+        task_check = task_parity(task, ref, got, task_tol, tolerances[first].atol if first in tolerances else 0.0)
+        if task_check is not None:
+            check.task = task_check.to_json()
+            check.passed &= task_check.passed
+        checks.append(check)
         if on_input:
             on_input(k)
     return Verification(
@@ -147,4 +168,5 @@ def verify(
         passed=all(c.passed for c in checks),
         inputs=checks,
         tolerances={n: asdict(t) for n, t in tolerances.items()},
+        task_tolerances=task_tol if task else {},
     )

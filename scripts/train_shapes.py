@@ -13,7 +13,6 @@ import json
 import math
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +20,6 @@ import numpy as np
 import torch
 
 from deploybridge.datasets import shapes
-from deploybridge.evaluate import coco_ap, to_coco_results
 from deploybridge_torchvision.shapes_models import BUILDERS
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "plugins/torchvision/deploybridge_torchvision/checkpoints"
@@ -42,24 +40,11 @@ def training_batch(rng: np.random.Generator, batch: int, size: int):
     return images, targets
 
 
-@torch.no_grad()
 def evaluate(model, size: int) -> dict[str, float]:
-    from PIL import Image
+    """AP@[.5:.95] on the shapes validation split, through the same code as `deploy convert --eval shapes`."""
+    from deploybridge_torchvision.shapes_models import validation_ap
 
-    model.eval()
-    with tempfile.TemporaryDirectory() as tmp:
-        ann = shapes.validation_split(Path(tmp), size=size)
-        coco = json.loads(ann.read_text())
-        results = []
-        for img in coco["images"]:
-            pixels = np.asarray(Image.open(Path(tmp) / img["file_name"]).convert("RGB"))
-            out = model([torch.from_numpy(pixels).permute(2, 0, 1).float() / 255])[0]
-            masks = out["masks"].numpy() if "masks" in out else None
-            results += to_coco_results(img["id"], out["boxes"].numpy(), out["scores"].numpy(), out["labels"].numpy(), masks)
-        ap = {"box_ap": coco_ap(ann, results, "bbox")}
-        if results and "segmentation" in results[0]:
-            ap["mask_ap"] = coco_ap(ann, results, "segm")
-    return ap
+    return validation_ap(model, size)
 
 
 def main() -> None:

@@ -44,6 +44,16 @@ def tolerance_override(atol: float | None, rtol: float | None) -> Tolerance | No
     return Tolerance(atol=default.atol if atol is None else atol, rtol=default.rtol if rtol is None else rtol)
 
 
+def task_tolerances(pairs) -> dict[str, float]:
+    from deploybridge.task_parity import DEFAULT_TASK_TOLERANCES
+
+    values = parse_options(pairs)
+    unknown = [k for k in values if k not in DEFAULT_TASK_TOLERANCES]
+    if unknown or not all(isinstance(v, (int, float)) for v in values.values()):
+        raise DeployError(f"bad --task-tolerance {', '.join(pairs)}; keys: {', '.join(DEFAULT_TASK_TOLERANCES)}, values numbers")
+    return {k: float(v) for k, v in values.items()}
+
+
 def backend_options(threads: int | None, providers: Sequence[str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if threads:
@@ -75,8 +85,46 @@ def verification_table(v: Verification) -> Table:
     return table
 
 
-def print_verification(v: Verification) -> None:
+def task_table(v: Verification) -> Table | None:
+    checks = [(i.seed, i.task) for i in v.inputs if i.task]
+    if not checks:
+        return None
+    table = Table(title=f"{checks[0][1]['task']} parity: PyTorch vs {v.backend}", title_justify="left")
+    keys = list(checks[0][1]["metrics"])
+    for col in ["input seed", *keys, "result"]:
+        table.add_column(col.replace("_", " "))
+    for seed, t in checks:
+        cells = [f"{t['metrics'][k]:.4g}" if isinstance(t["metrics"][k], float) else str(t["metrics"][k]) for k in keys]
+        table.add_row(str(seed), *cells, "[green]ok[/]" if t["passed"] else "[red]FAIL[/] " + "; ".join(t["failures"]))
+    return table
+
+
+def evaluation_table(e) -> Table:
+    table = Table(title=f"AP on {e.dataset} ({e.images} images)", title_justify="left")
+    metrics = list(next(iter(e.ap.values())))
+    table.add_column("runner")
+    for m in metrics:
+        table.add_column(m.replace("_", " "))
+    for name, values in e.ap.items():
+        table.add_row(name, *(f"{values[m]:.4f}" for m in metrics))
+    for name in list(e.ap)[1:]:
+        cells = []
+        for m in metrics:
+            d = e.delta[f"{name}:{m}"]
+            cells.append(f"[{'green' if abs(d) <= e.max_delta else 'red'}]{d:+.4f}[/]")
+        table.add_row(f"Δ {name} - {next(iter(e.ap))}", *cells)
+    return table
+
+
+def print_verification(v: Verification, evaluation=None) -> None:
     out = console.out()
     out.print(verification_table(v))
+    task = task_table(v)
+    if task is not None:
+        out.print(task)
+    if evaluation is not None:
+        out.print(evaluation_table(evaluation))
+        state = "[green]ΔAP within[/]" if evaluation.passed else "[bold red]ΔAP OUTSIDE[/]"
+        out.print(f"{state} ±{evaluation.max_delta * 100:.1f} AP points: " + ", ".join(f"{k} {d * 100:+.2f}" for k, d in evaluation.delta.items()))
     style = "green" if v.passed else "bold red"
     out.print(f"[{style}]verification {v.summary()}[/]")

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-STAGES = ["load", "export", "graph passes", "build", "verify"]
+STAGES = ["load", "export", "graph passes", "build", "verify", "evaluate"]
 
 
 def convert(
@@ -29,7 +29,9 @@ def convert(
     provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable, in priority order)."),
     num_inputs: int = typer.Option(3, "--num-inputs", min=1, help="How many seeded inputs verification compares."),
     atol: Optional[float] = typer.Option(None, "--atol", help="Override the absolute tolerance for every output."),
+    task_tolerance: List[str] = typer.Option([], "--task-tolerance", help="Task-aware tolerance KEY=VALUE (repeatable), e.g. max_box_deviation_px=2."),
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the relative tolerance for every output."),
+    eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP of PyTorch and the artifact on a COCO json, or 'shapes' (the shapes validation split); fails if |ΔAP| > 0.1 points."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out folder."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout instead of the summary."),
 ) -> int:
@@ -54,24 +56,26 @@ def convert(
     opts = pipeline.ConvertOptions(
         out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=passes, disabled_rewrites=no_rewrite,
         backend_options=_common.backend_options(threads, provider), num_inputs=num_inputs,
-        tolerance=_common.tolerance_override(atol, rtol),
+        tolerance=_common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
+        task_tolerances=_common.task_tolerances(task_tolerance),
     )
     from deploybridge import artifact
 
     artifact.check_destination(out, force)  # before loading plugins and torch
     host = Host(only=[plugin] if plugin else None)
-    with console.StageProgress(STAGES, quiet=json_out) as progress:
+    stages = STAGES if eval_dataset else STAGES[:-1]
+    with console.StageProgress(stages, quiet=json_out) as progress:
         result = pipeline.convert(host, spec, opts, plugin=plugin, stage=progress.stage)
     if json_out:
         console.print_json(result.manifest)
     else:
-        _common.print_verification(result.verification)
+        _common.print_verification(result.verification, result.evaluation)
         m = result.manifest
         console.out().print(
             f"artifact: [bold]{result.artifact}[/] ({m['spec']['family']}/{m['spec']['model']}, {m['export']['exporter']} exporter,"
             f" opset {m['export']['opset']}, backend {m['backend']['name']})"
         )
-    if not result.verification.passed:
+    if not result.passed:
         console.err().print(f"[bold red]verification failed[/]: the artifact in {result.artifact} does NOT match PyTorch; do not deploy it"
                             " (report.json has the details)")
         return 1

@@ -13,7 +13,9 @@ def verify(
     threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
     provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable)."),
     atol: Optional[float] = typer.Option(None, "--atol", help="Override the manifest's absolute tolerance for every output."),
+    task_tolerance: List[str] = typer.Option([], "--task-tolerance", help="Task-aware tolerance KEY=VALUE (repeatable), e.g. max_box_deviation_px=2."),
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the manifest's relative tolerance for every output."),
+    eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP on a COCO json, or 'shapes' (the shapes validation split)."),
     json_out: bool = typer.Option(False, "--json", help="Print the verification as JSON."),
 ) -> int:
     """Re-run parity from the artifact and the model spec stored in its manifest.
@@ -28,13 +30,14 @@ def verify(
     manifest = artifact.read_manifest(folder)
     host = Host(only=[manifest["plugin"]["name"]] if manifest["plugin"]["name"] != "builtin" else None)
     with console.StageProgress(["verify"], quiet=json_out) as progress, progress.stage("verify"):
-        _, result = pipeline.verify_artifact(host, folder, backend, _common.backend_options(threads, provider),
-                                             _common.tolerance_override(atol, rtol))
+        _, result, evaluation = pipeline.verify_artifact(host, folder, backend, _common.backend_options(threads, provider),
+                                                         _common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
+                                                         task_tolerances=_common.task_tolerances(task_tolerance))
     if json_out:
-        console.print_json(result.to_json())
+        console.print_json({**result.to_json(), "evaluation": evaluation.to_json() if evaluation else None})
     else:
-        _common.print_verification(result)
-    return 0 if result.passed else 1
+        _common.print_verification(result, evaluation)
+    return 0 if result.passed and (evaluation is None or evaluation.passed) else 1
 
 
 def add_to(app: typer.Typer) -> None:

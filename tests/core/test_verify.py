@@ -62,3 +62,29 @@ def test_match_rows_respects_labels():
     boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10.001]], np.float32)
     perm = match_rows(boxes, boxes[::-1].copy(), np.array([1, 2]), np.array([2, 1]))
     assert perm.tolist() == [1, 0]
+
+
+def test_task_parity_detection_metrics():
+    from deploybridge.task_parity import task_parity
+
+    ref = detections()
+    got = {k: v.copy() for k, v in ref.items()}
+    assert task_parity("detection", ref, got).passed
+    got["boxes"][0] += 3.0
+    check = task_parity("detection", ref, got)
+    assert not check.passed and abs(check.metrics["max_box_deviation_px"] - 3.0) < 1e-4
+    got = {k: v[1:] for k, v in ref.items()}
+    check = task_parity("detection", ref, got)
+    assert not check.passed and check.metrics["matched"] == 19 and check.metrics["matched_fraction"] == 19 / 20
+
+
+def test_argmax_agreement_excuses_only_near_ties():
+    from deploybridge.task_parity import task_parity
+
+    # two pixels, two classes: pixel 0 is a near-tie (margin 5e-5), pixel 1 is clear (margin 1.0)
+    ref = np.array([[[1.0, 1.00005]], [[0.0, 1.0]]], np.float32).transpose(2, 0, 1)[None]  # (1, C=2, H=2, W=1)
+    got = ref[:, ::-1].copy()  # every pixel's argmax flipped
+    check = task_parity("segmentation", {"out": ref}, {"out": got}, tie_margin=1e-4)
+    assert check.metrics["near_tie_pixels"] == 1 and check.metrics["pixel_agreement"] == 0.5 and not check.passed
+    same = task_parity("classification", {"logits": np.array([[0.1, 0.9]])}, {"logits": np.array([[0.1, 0.9]])})
+    assert same.passed and same.metrics["top1_agreement"] == 1.0

@@ -80,6 +80,21 @@ def _perturbed_load(artifact_dir, manifest, options):
     return perturbed
 
 
+def _shifted_load(artifact_dir, manifest, options):
+    run = _ort().load(artifact_dir, manifest, options)
+    return lambda inputs: {k: (v + np.float32(5.0) if k == "boxes" else v) for k, v in run(inputs).items()}
+
+
+def _dropping_load(artifact_dir, manifest, options):
+    run = _ort().load(artifact_dir, manifest, options)
+    per_detection = {o["name"] for o in manifest.get("outputs", []) if o.get("per_detection")} or {"boxes", "scores", "labels", "masks"}
+
+    def dropping(inputs):
+        return {k: (v[:-1] if k in per_detection else v) for k, v in run(inputs).items()}
+
+    return dropping
+
+
 def _explode_build(onnx_path, out_dir, options):
     (out_dir / "engine.bin").write_bytes(b"half")
     raise RuntimeError("engine builder crashed half-way")
@@ -91,6 +106,10 @@ def deploy_register_backends(register):
                      load=_perturbed_load, description="ONNX Runtime with outputs shifted by 1e-2"))
     register(Backend("missingrt", unavailable=lambda: "missingrt is not installed; run `pip install missingrt`",
                      build=None, load=None))
+    register(Backend("shifted", unavailable=lambda: None, build=lambda p, d, o: _ort().build(p, d, o),
+                     load=_shifted_load, description="ONNX Runtime with boxes moved by 5 px"))
+    register(Backend("dropping", unavailable=lambda: None, build=lambda p, d, o: _ort().build(p, d, o),
+                     load=_dropping_load, description="ONNX Runtime that loses the last detection"))
     register(Backend("crashing", unavailable=lambda: None, build=_explode_build, load=None))
 
 

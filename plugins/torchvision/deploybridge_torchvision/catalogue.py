@@ -18,6 +18,8 @@ class Entry:
     heads: dict[str, tuple[float, float]] = field(default_factory=dict)
     masks: bool = False
     counts: dict[str, tuple[str, int]] = field(default_factory=dict)
+    builder: str | None = None     # deploybridge_torchvision.shapes_models.BUILDERS key; None: torchvision.models
+    checkpoint: str | None = None  # committed project-trained weights in checkpoints/, used when no --weights
 
 
 _RCNN_HEADS = {"rpn.head.cls_logits": (0.0, 2.0), "roi_heads.box_predictor.cls_score": (0.0, 3.0)}
@@ -34,5 +36,16 @@ CATALOGUE: dict[str, Entry] = {
     "maskrcnn_resnet50_fpn": Entry(
         "detection", (1, 3, 320, 320),
         {**_RCNN_HEADS, "roi_heads.mask_predictor.mask_fcn_logits": (0.0, 2.0)}, masks=True, counts=_RCNN_COUNTS,
+    ),
+    # project-trained on the shapes dataset (scripts/train_shapes.py): the embedded default
+    "shapes_maskrcnn": Entry(
+        "detection", (1, 3, 192, 192),
+        {**_RCNN_HEADS, "roi_heads.mask_predictor.mask_fcn_logits": (0.0, 2.0)}, masks=True, counts=_RCNN_COUNTS,
+        builder="shapes_maskrcnn", checkpoint="shapes_maskrcnn.pth",
+    ),
+    "shapes_retinanet": Entry(
+        "detection", (1, 3, 192, 192), {"head.classification_head.cls_logits": (-4.0, 1.0)},
+        counts={"head.classification_head.cls_logits": ("sigmoid", 30)},
+        builder="shapes_retinanet", checkpoint="shapes_retinanet.pth",
     ),
 }

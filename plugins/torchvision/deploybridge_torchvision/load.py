@@ -29,9 +29,21 @@ def _check_shape(name: str, entry: Entry, shape: tuple[int, ...]) -> tuple[int, 
     return tuple(shape)  # type: ignore[return-value]
 
 
+CHECKPOINTS = Path(__file__).parent / "checkpoints"
+
+
 def _build(name: str, entry: Entry, shape, options: dict):
     import torchvision
 
+    if entry.builder:
+        from deploybridge_torchvision.shapes_models import BUILDERS
+
+        if shape[2] != shape[3]:
+            raise DeployError(f"{name} is exported for square images; use --input-shape 1,3,S,S")
+        try:
+            return BUILDERS[entry.builder](shape[2], **options)
+        except TypeError as exc:
+            raise DeployError(f"{name} does not accept these --option values: {exc}") from None
     kwargs = dict(options)
     if entry.task != "classification":
         kwargs.setdefault("weights_backbone", None)
@@ -47,6 +59,31 @@ def _build(name: str, entry: Entry, shape, options: dict):
         raise DeployError(f"{name} does not accept these --option values: {exc}") from None
 
 
+def shapes_images(seed: int, shape) -> "torch.Tensor":
+    """Shapes-dataset images: what the project-trained models were trained on, so verification sees real detections."""
+    import numpy as np
+    import torch
+
+    from deploybridge.datasets.shapes import make_image
+
+    rng = np.random.default_rng(seed)
+    batch = [make_image(rng, shape[2], shape[3])[0] for _ in range(shape[0])]
+    return torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float().div(255).contiguous()
+
+
+def _categories(name: str, entry: Entry) -> list[str] | None:
+    if entry.builder:
+        from deploybridge.datasets.shapes import CATEGORIES
+
+        return ["__background__", *CATEGORIES]
+    import torchvision
+
+    try:  # names ship inside torchvision: no download
+        return list(torchvision.models.get_model_weights(name).DEFAULT.meta["categories"])
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
 def load(spec: ModelSpec) -> LoadedModel:
     import torch
 
@@ -55,7 +92,10 @@ def load(spec: ModelSpec) -> LoadedModel:
 
     entry = CATALOGUE[spec.model]
     shape = _check_shape(spec.model, entry, spec.input_shape or entry.default_shape)
-    if not spec.weights and not spec.random_weights:
+    embedded = CHECKPOINTS / entry.checkpoint if entry.checkpoint else None
+    if embedded is not None and not spec.weights and not spec.random_weights and not embedded.is_file():
+        raise DeployError(f"{spec.model}: its committed checkpoint {embedded} is missing; reinstall deploybridge-torchvision or pass --weights")
+    if not spec.weights and not spec.random_weights and embedded is None:
         raise DeployError(f"{spec.model}: give --weights FILE (or a pretrained name in the local torch cache) or --random-weights")
     torch.manual_seed(spec.seed)
     model = _build(spec.model, entry, shape, dict(spec.options))
@@ -64,6 +104,8 @@ def load(spec: ModelSpec) -> LoadedModel:
     if spec.weights:
         path = Path(spec.weights)
         w.load_state(model, path if path.exists() else w.cached_pretrained_path(spec.model, spec.weights))
+    elif not spec.random_weights:
+        w.load_state(model, embedded)
     else:
         # several images: BatchNorm statistics from one image do not carry over to the next
         calibration = [smooth_images(spec.seed * 100 + k, (1,) + shape[1:]) for k in range(CALIBRATION_IMAGES)]
@@ -85,10 +127,12 @@ def load(spec: ModelSpec) -> LoadedModel:
         module=wrapper,
         input_names=["images"],
         outputs=outputs,
-        make_inputs=lambda seed: (smooth_images(seed, shape),),
+        make_inputs=(lambda seed: (shapes_images(seed, shape),)) if entry.builder else (lambda seed: (smooth_images(seed, shape),)),
         default_exporter="legacy",
         exporter_reason=LEGACY_REASON[entry.task],
         dynamic_axes=dynamic,
+        task=entry.task,
+        categories=_categories(spec.model, entry),
         preprocessing={
             "input": "float32 RGB in [0, 1], NCHW",
             "shape": list(shape),

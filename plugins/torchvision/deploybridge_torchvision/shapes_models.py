@@ -82,3 +82,23 @@ def shapes_retinanet(size: int = 192, **kwargs) -> RetinaNet:
 
 
 BUILDERS = {"shapes_maskrcnn": shapes_maskrcnn, "shapes_retinanet": shapes_retinanet}
+
+
+def validation_ap(model: nn.Module, size: int) -> dict[str, float]:
+    """Box (and mask) AP@[.5:.95] of a shapes detector on the shapes validation split."""
+    import tempfile
+    from pathlib import Path
+
+    from deploybridge import dataset_eval
+    from deploybridge.datasets.shapes import validation_split
+    from deploybridge_torchvision.wrappers import Detector
+
+    masks = isinstance(model, MaskRCNN)
+    names = ["boxes", "scores", "labels"] + (["masks"] if masks else [])
+    was_training = model.training
+    model.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        ann = validation_split(Path(tmp), size=size)
+        result = dataset_eval.evaluate(ann, {"pytorch": dataset_eval.torch_runner(Detector(model, masks), names)}, (1, 3, size, size), masks)
+    model.train(was_training)
+    return result.ap["pytorch"]

@@ -1,0 +1,57 @@
+"""Drawing detections on images (Pillow): boxes, class names, scores and translucent masks."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230),
+           (210, 245, 60), (250, 190, 212), (0, 128, 128)]
+
+
+def label_name(label: int, categories: Sequence[str] | None) -> str:
+    if categories and 0 <= label < len(categories) and categories[label]:
+        return str(categories[label])
+    return str(label)
+
+
+def draw_detections(pixels: np.ndarray, det: Mapping[str, np.ndarray], categories: Sequence[str] | None = None, title: str = ""):
+    """Return a PIL image of ``pixels`` (HxWx3 uint8) with ``det`` drawn on it."""
+    from PIL import Image, ImageDraw
+
+    canvas = pixels.astype(np.float32).copy()
+    masks = det.get("masks")
+    for k in range(len(det.get("scores", []))):
+        colour = np.array(PALETTE[int(det["labels"][k]) % len(PALETTE)], np.float32)
+        if masks is not None and len(masks):
+            m = masks[k, 0] > 0.5
+            canvas[m] = 0.55 * canvas[m] + 0.45 * colour
+    image = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for k in range(len(det.get("scores", []))):
+        colour = PALETTE[int(det["labels"][k]) % len(PALETTE)]
+        x1, y1, x2, y2 = (float(v) for v in det["boxes"][k])
+        draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
+        draw.text((x1 + 2, max(0.0, y1 - 11)), f"{label_name(int(det['labels'][k]), categories)} {float(det['scores'][k]):.2f}", fill=colour)
+    if title:
+        draw.text((4, 4), title, fill=(255, 255, 255))
+    return image
+
+
+def side_by_side(left, right):
+    from PIL import Image
+
+    out = Image.new("RGB", (left.width + right.width + 8, max(left.height, right.height)), (255, 255, 255))
+    out.paste(left, (0, 0))
+    out.paste(right, (left.width + 8, 0))
+    return out
+
+
+def filter_detections(det: Mapping[str, np.ndarray], thresholds: Mapping[int, float] | float) -> dict:
+    """Keep detections whose score reaches their class threshold (a float applies to every class)."""
+    scores, labels = det["scores"], det["labels"]
+    if isinstance(thresholds, (int, float)):
+        keep = scores >= thresholds
+    else:
+        keep = np.array([s >= thresholds.get(int(lbl), thresholds.get(-1, 0.5)) for s, lbl in zip(scores, labels)], bool)
+    return {k: v[keep] if hasattr(v, "__len__") and len(v) == len(scores) else v for k, v in det.items()}

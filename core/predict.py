@@ -1,0 +1,44 @@
+"""Running an artifact on image files, with its pre- and post-processing, without the original framework."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from deploybridge.errors import DeployError
+
+
+def artifact_predictor(folder: Path, backend_name: str | None = None, options: Mapping[str, Any] | None = None):
+    """Return (manifest, predict) where ``predict(pixels HxWx3 uint8) -> detections at the image's own size``."""
+    from deploybridge import artifact
+    from deploybridge.images import detections_to_original, to_input
+    from deploybridge.pipeline import resolve_backend
+    from deploybridge.plugins import Host
+
+    manifest = artifact.read_manifest(folder)
+    if manifest.get("task") != "detection":
+        raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")
+    backend = resolve_backend(Host(only=["builtin"]) if (backend_name or manifest["backend"]["name"]) == "onnxruntime" else Host(),
+                              backend_name or manifest["backend"]["name"])
+    runner: Callable[[dict], dict] = backend.load(Path(folder), manifest, {**manifest["backend"].get("options", {}), **(options or {})})
+    shape = manifest["inputs"][0]["shape"]
+    name = manifest["inputs"][0]["name"]
+
+    def predict(pixels: np.ndarray) -> dict:
+        x, scale = to_input(pixels, shape)
+        return detections_to_original(runner({name: x}), scale, pixels.shape[:2])
+
+    return manifest, predict
+
+
+def class_thresholds(manifest: Mapping[str, Any], override: float | None) -> dict[int, float] | float:
+    """The thresholds `deploy run` applies: --threshold, else those `deploy threshold` chose, else 0.5."""
+    if override is not None:
+        return override
+    chosen = manifest.get("thresholds")
+    if not chosen:
+        return 0.5
+    per_class = {int(c): p["threshold"] for c, p in chosen.get("per_class", {}).items()}
+    per_class[-1] = chosen["overall"]["threshold"]  # classes never seen in the dataset
+    return per_class
