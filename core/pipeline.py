@@ -9,11 +9,11 @@ import difflib
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping, Sequence
 
 from deploybridge import __version__, artifact, noise, onnx_io, rewriting
+from deploybridge.manifest import build_manifest
 from deploybridge.errors import DeployError
 from deploybridge.plugins import Host
 from deploybridge.records import Backend, Family, LoadedModel, ModelSpec, Tolerance
@@ -215,33 +215,12 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             with timed("evaluate"):
                 shape = loaded.make_inputs(seeds[0])[0].shape
                 evaluation = evaluate_on_dataset(loaded, runner, backend.name, opts.eval_dataset, shape)
-        sig = onnx_io.signature(model)
-        per_det = {o.name for o in loaded.outputs if o.per_detection}
-        manifest = {
-            "format": artifact.FORMAT,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "spec": spec.to_json(),
-            "plugin": {"name": family.owner, "version": host.statuses.get(family.owner).version if family.owner in host.statuses else None},
-            "inputs": sig["inputs"],
-            "outputs": [{**o, "per_detection": o["name"] in per_det} for o in sig["outputs"]],
-            "preprocessing": dict(loaded.preprocessing),
-            # the dynamo exporter may write another opset than asked for: record what the file has
-            "export": {"exporter": exporter, "reason": reason, "opset": onnx_io.opsets(model).get("ai.onnx"),
-                       "requested_opset": opts.opset, "seconds": round(info.seconds, 2),
-                       "dynamic_axes": {k: dict(v) for k, v in (loaded.dynamic_axes or {}).items()}},
-            "rewrites": applied_rewrites,
-            "passes": [p.name for p in selected],
-            "backend": {"name": backend.name, "files": engine_files, "options": dict(opts.backend_options)},
-            "task": loaded.task,
-            "categories": list(loaded.categories) if loaded.categories else None,
-            "tolerances": verification.tolerances,
-            "task_tolerances": verification.task_tolerances,
-            "verification": {"seeds": seeds, "passed": verification.passed, "summary": verification.summary(),
-                             "details": verification.to_json()},
-            "evaluation": evaluation.to_json() if evaluation else None,
-            "files": {artifact.MODEL: {"sha256": artifact.sha256(onnx_path), "bytes": onnx_path.stat().st_size}},
-            "versions": versions(host, family.owner, backend),
-        }
+        manifest = build_manifest(
+            spec=spec, loaded=loaded, model=model, onnx_path=onnx_path, owner=family.owner, backend=backend, opts=opts,
+            export_info=info, reason=reason, rewrites=applied_rewrites, passes=[p.name for p in selected],
+            engine_files=engine_files, seeds=seeds, verification=verification, evaluation=evaluation,
+            versions=versions(host, family.owner, backend),
+        )
         report = {
             "stages_seconds": timings,
             "export_warnings": info.warnings,

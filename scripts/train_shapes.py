@@ -57,12 +57,18 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--init-backbone", type=Path, default=None,
+                   help="Start the backbone (CNN + FPN) from another shapes checkpoint, e.g. the trained Mask R-CNN.")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(1_000_000 + args.seed)  # never the validation stream
     model = BUILDERS[args.model](args.size)
+    if args.init_backbone:
+        state = torch.load(args.init_backbone, map_location="cpu", weights_only=True)
+        backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
+        model.backbone.load_state_dict(backbone)  # strict: same TinyFPNBackbone on both sides
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.SGD(params, lr=args.lr, momentum=0.9, weight_decay=1e-4)
     warmup = min(200, args.iters // 10)
@@ -90,7 +96,8 @@ def main() -> None:
     meta = {
         "model": args.model,
         "command": "python scripts/train_shapes.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "seed": args.seed, "iterations": args.iters, "batch": args.batch, "size": args.size,
+        "seed": args.seed, "iterations": args.iters,
+        "init_backbone": args.init_backbone.name if args.init_backbone else None, "batch": args.batch, "size": args.size,
         "train_seconds": round(seconds), "threads": args.threads,
         "validation": {"seed": shapes.VALIDATION_SEED, "images": shapes.VALIDATION_IMAGES, "size": args.size},
         **{k: round(v, 4) for k, v in ap.items()},

@@ -28,7 +28,10 @@ def verify(
     from deploybridge.plugins import Host
 
     manifest = artifact.read_manifest(folder)
-    host = Host(only=[manifest["plugin"]["name"]] if manifest["plugin"]["name"] != "builtin" else None)
+    owner = manifest["plugin"]["name"]
+    # only the family's plugin, unless another backend is asked for: it may come from any plugin
+    other_backend = backend is not None and backend != manifest["backend"]["name"]
+    host = Host(only=[owner] if owner != "builtin" and not other_backend else None)
     with console.StageProgress(["verify"], quiet=json_out) as progress, progress.stage("verify"):
         _, result, evaluation = pipeline.verify_artifact(host, folder, backend, _common.backend_options(threads, provider),
                                                          _common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
