@@ -66,7 +66,10 @@ def evaluate_on_dataset(loaded: LoadedModel, runner: Callable[[dict], dict], bac
         backend: lambda x: runner({loaded.input_names[0]: x}),
     }
     with dataset_eval.resolve_dataset(dataset, int(input_shape[2])) as annotations:
-        return dataset_eval.evaluate(annotations, runners, input_shape, "masks" in loaded.output_names)
+        result = dataset_eval.evaluate(annotations, runners, input_shape, "masks" in loaded.output_names)
+    if dataset == "shapes":  # generated in a temporary folder: name it, not its path
+        result.dataset = "the shapes validation split"
+    return result
 
 
 # -- resolving names ----------------------------------------------------------
@@ -246,13 +249,14 @@ def _draw_comparison(reference, runner, seed: int, loaded: LoadedModel, path: Pa
     """PyTorch's detections beside the artifact's on the first verification input."""
     import numpy as np
 
-    from deploybridge.draw import draw_detections, side_by_side
+    from deploybridge.draw import draw_detections, filter_detections, side_by_side
 
     inputs, ref = reference(seed)
     got = runner(inputs)
     pixels = (np.asarray(inputs[loaded.input_names[0]])[0].transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8)
-    left = draw_detections(pixels, ref, loaded.categories, "PyTorch")
-    right = draw_detections(pixels, got, loaded.categories, "artifact")
+    shown = 0.5  # a readable picture; verification compared every detection
+    left = draw_detections(pixels, filter_detections(ref, shown), loaded.categories, f"PyTorch (score >= {shown})")
+    right = draw_detections(pixels, filter_detections(got, shown), loaded.categories, f"artifact (score >= {shown})")
     side_by_side(left, right).save(path)
 
 

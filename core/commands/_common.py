@@ -81,7 +81,7 @@ def verification_table(v: Verification) -> Table:
         for c in check.outputs:
             result = "[green]ok[/]" if c.passed else f"[red]FAIL[/] {c.note}".rstrip()
             table.add_row(str(check.seed), c.name, "x".join(map(str, c.ref_shape)), _fmt(c.max_abs), _fmt(c.max_rel),
-                          f"{c.atol:g}", f"{c.rtol:g}", result)
+                          f"{c.atol:.3g}", f"{c.rtol:.3g}", result)
     return table
 
 
@@ -94,7 +94,7 @@ def task_table(v: Verification) -> Table | None:
     for col in ["input seed", *keys, "result"]:
         table.add_column(col.replace("_", " "))
     for seed, t in checks:
-        cells = [f"{t['metrics'][k]:.4g}" if isinstance(t["metrics"][k], float) else str(t["metrics"][k]) for k in keys]
+        cells = [f"{t['metrics'][k]:.3g}" if isinstance(t['metrics'][k], float) else str(t['metrics'][k]) for k in keys]
         table.add_row(str(seed), *cells, "[green]ok[/]" if t["passed"] else "[red]FAIL[/] " + "; ".join(t["failures"]))
     return table
 
