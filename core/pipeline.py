@@ -216,7 +216,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         evaluation = None
         if opts.eval_dataset:
             with timed("evaluate"):
-                shape = loaded.make_inputs(seeds[0])[0].shape
+                shape = reference(seeds[0])[0][loaded.input_names[0]].shape  # memoised: no new input
                 evaluation = evaluate_on_dataset(loaded, runner, backend.name, opts.eval_dataset, shape)
         manifest = build_manifest(
             spec=spec, loaded=loaded, model=model, onnx_path=onnx_path, owner=family.owner, backend=backend, opts=opts,

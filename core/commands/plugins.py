@@ -12,14 +12,10 @@ def plugins(json_out: bool = typer.Option(False, "--json", help="Print as JSON."
     from deploybridge.plugins import Host
 
     host = Host()
-    rows = []
-    for status in host.statuses.values():
-        provides = host.provided_by(status.name) if status.loaded else {}
-        rows.append({"name": status.name, "version": status.version, "status": status.status, "source": status.source,
-                     "hooks": status.hooks, "provides": provides})
-    # provided_by may have marked a plugin failed while collecting; refresh statuses
-    for row in rows:
-        row["status"] = host.statuses[row["name"]].status
+    # collect first: a plugin whose registration hook raises is marked failed while collecting
+    provides = {name: host.provided_by(name) for name, status in host.statuses.items() if status.loaded}
+    rows = [{"name": s.name, "version": s.version, "status": s.status, "source": s.source, "hooks": s.hooks,
+             "provides": provides.get(s.name, {}) if s.loaded else {}} for s in host.statuses.values()]
     backends = {n: (b.unavailable() or "available") for n, b in host.backends().items()}
     if json_out:
         console.print_json({"plugins": rows, "backends": backends})

@@ -70,29 +70,27 @@ def _ort():
     return BACKEND
 
 
-def _perturbed_load(artifact_dir, manifest, options):
-    run = _ort().load(artifact_dir, manifest, options)
+def _ort_then(transform):
+    """A backend loader: ONNX Runtime, then ``transform(outputs, manifest)`` on every result."""
 
-    def perturbed(inputs):
-        out = run(inputs)
-        return {k: (v + np.float32(1e-2) if v.dtype.kind == "f" else v) for k, v in out.items()}
+    def load(artifact_dir, manifest, options):
+        run = _ort().load(artifact_dir, manifest, options)
+        return lambda inputs: transform(run(inputs), manifest)
 
-    return perturbed
-
-
-def _shifted_load(artifact_dir, manifest, options):
-    run = _ort().load(artifact_dir, manifest, options)
-    return lambda inputs: {k: (v + np.float32(5.0) if k == "boxes" else v) for k, v in run(inputs).items()}
+    return load
 
 
-def _dropping_load(artifact_dir, manifest, options):
-    run = _ort().load(artifact_dir, manifest, options)
+def _perturb(out, manifest):
+    return {k: (v + np.float32(1e-2) if v.dtype.kind == "f" else v) for k, v in out.items()}
+
+
+def _shift_boxes(out, manifest):
+    return {k: (v + np.float32(5.0) if k == "boxes" else v) for k, v in out.items()}
+
+
+def _drop_last_detection(out, manifest):
     per_detection = {o["name"] for o in manifest.get("outputs", []) if o.get("per_detection")} or {"boxes", "scores", "labels", "masks"}
-
-    def dropping(inputs):
-        return {k: (v[:-1] if k in per_detection else v) for k, v in run(inputs).items()}
-
-    return dropping
+    return {k: (v[:-1] if k in per_detection else v) for k, v in out.items()}
 
 
 def _explode_build(onnx_path, out_dir, options):
@@ -103,13 +101,13 @@ def _explode_build(onnx_path, out_dir, options):
 @hookimpl
 def deploy_register_backends(register):
     register(Backend("perturbed", unavailable=lambda: None, build=lambda p, d, o: _ort().build(p, d, o),
-                     load=_perturbed_load, description="ONNX Runtime with outputs shifted by 1e-2"))
+                     load=_ort_then(_perturb), description="ONNX Runtime with outputs shifted by 1e-2"))
     register(Backend("missingrt", unavailable=lambda: "missingrt is not installed; run `pip install missingrt`",
                      build=None, load=None))
     register(Backend("shifted", unavailable=lambda: None, build=lambda p, d, o: _ort().build(p, d, o),
-                     load=_shifted_load, description="ONNX Runtime with boxes moved by 5 px"))
+                     load=_ort_then(_shift_boxes), description="ONNX Runtime with boxes moved by 5 px"))
     register(Backend("dropping", unavailable=lambda: None, build=lambda p, d, o: _ort().build(p, d, o),
-                     load=_dropping_load, description="ONNX Runtime that loses the last detection"))
+                     load=_ort_then(_drop_last_detection), description="ONNX Runtime that loses the last detection"))
     register(Backend("crashing", unavailable=lambda: None, build=_explode_build, load=None))
 
 
