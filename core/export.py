@@ -25,6 +25,7 @@ class ExportInfo:
     opset: int
     seconds: float
     warnings: list[dict] = field(default_factory=list)
+    triage: list[dict] = field(default_factory=list)  # the warnings with a verdict each (deploybridge.triage)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -32,7 +33,8 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, opset: int) -> ExportInfo:
+def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, opset: int,
+                translation_table: dict | None = None) -> ExportInfo:
     import torch
 
     if exporter not in EXPORTERS:
@@ -53,7 +55,8 @@ def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, o
                         dynamic_axes=dict(loaded.dynamic_axes or {}), do_constant_folding=True, **kwargs,
                     )
                 else:
-                    torch.onnx.export(loaded.module, inputs, str(path), dynamo=True, external_data=False, **kwargs)
+                    torch.onnx.export(loaded.module, inputs, str(path), dynamo=True, external_data=False,
+                                      custom_translation_table=translation_table or None, **kwargs)
         except DeployError:
             raise
         except Exception as exc:

@@ -10,7 +10,7 @@ from deploybridge.records import LoadedModel, ModelSpec
 
 
 def build_manifest(*, spec: ModelSpec, loaded: LoadedModel, model: Any, onnx_path: Path, owner: str, backend: Any,
-                   opts: Any, export_info: Any, reason: str, rewrites: Sequence[str], passes: Sequence[str],
+                   opts: Any, export_info: Any, reason: str, rewrites: Any, passes: Sequence[str],
                    engine_files: Sequence[str], seeds: Sequence[int], verification: Any, evaluation: Any,
                    versions: dict) -> dict:
     sig = onnx_io.signature(model)
@@ -27,7 +27,8 @@ def build_manifest(*, spec: ModelSpec, loaded: LoadedModel, model: Any, onnx_pat
         "export": {"exporter": export_info.exporter, "reason": reason, "opset": onnx_io.opsets(model).get("ai.onnx"),
                    "requested_opset": opts.opset, "seconds": round(export_info.seconds, 2),
                    "dynamic_axes": {k: dict(v) for k, v in (loaded.dynamic_axes or {}).items()}},
-        "rewrites": list(rewrites),
+        "rewrites": rewrites.to_json(),
+        "export_warnings": export_info.triage,
         "passes": list(passes),
         "backend": {"name": backend.name, "files": list(engine_files), "options": dict(opts.backend_options)},
         "task": loaded.task,

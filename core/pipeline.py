@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping, Sequence
 
-from deploybridge import __version__, artifact, noise, onnx_io, rewriting
+from deploybridge import __version__, artifact, noise, onnx_io, rewriting, triage
 from deploybridge.manifest import build_manifest
 from deploybridge.errors import DeployError
 from deploybridge.plugins import Host
@@ -184,9 +184,11 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         reason = "chosen with --exporter" if opts.exporter else loaded.exporter_reason
         onnx_path = tmp / artifact.MODEL
         with timed("export"):
-            chosen = rewriting.select(host.rewrites(), exporter, opts.opset, opts.disabled_rewrites)
-            with rewriting.applied(chosen) as applied_rewrites:
-                info = export.export_onnx(loaded, loaded.make_inputs(seeds[0]), onnx_path, exporter, opts.opset)
+            chosen = rewriting.select(host.rewrites(), exporter, opts.opset, opts.disabled_rewrites, backend.name)
+            with rewriting.applied(chosen, opts.opset) as applied_rewrites:
+                info = export.export_onnx(loaded, loaded.make_inputs(seeds[0]), onnx_path, exporter, opts.opset,
+                                          applied_rewrites.translation_table)
+            info.triage = triage.triage(info.warnings, host.rewrites(), applied_rewrites.names)
         with timed("graph passes"):
             selected = passes_mod.select(host.graph_passes(), family.name, opts.passes, backend.name)
             model = onnx_io.load_model(onnx_path)
@@ -197,7 +199,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
                 "deploybridge.family": family.name,
                 "deploybridge.model": spec.model,
                 "deploybridge.exporter": exporter,
-                "deploybridge.rewrites": ",".join(applied_rewrites),
+                "deploybridge.rewrites": ",".join(applied_rewrites.fired),
                 "deploybridge.passes": ",".join(p.name for p in selected),
                 "deploybridge.outputs": ",".join(loaded.output_names),
             })
@@ -226,7 +228,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         )
         report = {
             "stages_seconds": timings,
-            "export_warnings": info.warnings,
+            "export_warnings": info.triage,
             "ops": onnx_io.op_histogram(model),
             "verification": verification.to_json(),
         }

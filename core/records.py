@@ -108,12 +108,36 @@ class Family:
     owner: str = ""
 
 
+# which exporters each rewrite kind can act on
+REWRITE_KINDS = {
+    "function": ("legacy", "dynamo"),
+    "module": ("legacy", "dynamo"),
+    "symbolic": ("legacy",),
+    "dynamo": ("dynamo",),
+}
+
+
 @dataclass(frozen=True)
 class Rewrite:
-    """An op rewrite applied only while exporting.
+    """An op rewrite in force only while exporting.
 
-    kind ``function``: ``target`` is a dotted path to a function or method that
-    ``replacement`` stands in for; the engine restores it afterwards.
+    ``kind`` says what ``target`` names and what ``replacement`` is:
+
+    * ``function``: a dotted path to a function or method (``torch.linspace``,
+      ``torch.ops.torchvision.roi_align``, ``pkg.mod.Class.method``); patched
+      with ``replacement`` and restored afterwards.
+    * ``module``: a dotted path to an ``nn.Module`` class; its ``forward`` is
+      replaced by ``replacement``.
+    * ``symbolic``: a legacy-exporter op name ``domain::op`` (``aten::triu``);
+      ``replacement`` is a symbolic function registered at the export opset with
+      ``torch.onnx.register_custom_op_symbolic`` and unregistered afterwards.
+    * ``dynamo``: an ATen overload (``torch.ops.aten.triu.default``);
+      ``replacement`` is an onnxscript function put in the dynamo exporter's
+      ``custom_translation_table``.
+
+    ``wrap=True`` (function/module kinds): ``replacement(original)`` is called
+    once per export and returns the stand-in, for rewrites that delegate to the
+    original in the cases they do not change.
     """
 
     name: str
@@ -126,9 +150,12 @@ class Rewrite:
     backends: Sequence[str] = ()
     order: int = 100
     owner: str = ""
+    wrap: bool = False
+    fixes: Sequence[str] = ()  # regexes of export warnings this rewrite answers (deploybridge.triage)
 
     def applies(self, exporter: str, opset: int) -> bool:
-        return exporter in self.exporters and self.opsets[0] <= opset <= self.opsets[1]
+        return (exporter in self.exporters and exporter in REWRITE_KINDS.get(self.kind, ())
+                and self.opsets[0] <= opset <= self.opsets[1])
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,59 @@
-"""Scoped op rewrites: patch while exporting, restore everything afterwards.
+"""Scoped op rewrites: in force only while exporting, everything restored afterwards.
 
-A rewrite whose target cannot be resolved fails the conversion naming the
-rewrite and the target; it is never a silent no-op.
+Four kinds (see :class:`deploybridge.records.Rewrite`): ``function`` and
+``module`` patch Python attributes, ``symbolic`` registers a legacy-exporter
+symbolic at the export opset, ``dynamo`` adds an entry to the dynamo exporter's
+translation table. A rewrite whose target cannot be resolved fails the
+conversion naming the rewrite and the target; it is never a silent no-op.
+Patches are undone in reverse order on exit, also when the export raises.
 """
 from __future__ import annotations
 
+import functools
 import importlib
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
 
 from deploybridge.errors import DeployError
-from deploybridge.records import Rewrite
+from deploybridge.records import REWRITE_KINDS, Rewrite
 
-SUPPORTED_KINDS = ("function",)
+
+@dataclass
+class Applied:
+    """What a conversion had in force: names in order, how often each stand-in was called
+    (None where the exporter calls it out of our sight), and the dynamo translation table."""
+
+    rewrites: list[Rewrite] = field(default_factory=list)
+    calls: dict[str, int | None] = field(default_factory=dict)
+    translation_table: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.rewrites]
+
+    @property
+    def fired(self) -> list[str]:
+        """Names of the rewrites that changed something: called at least once, or not countable."""
+        return [r.name for r in self.rewrites if self.calls.get(r.name) != 0]
+
+    def to_json(self) -> list[dict]:
+        return [{"name": r.name, "owner": r.owner, "kind": r.kind, "target": r.target, "calls": self.calls.get(r.name)}
+                for r in self.rewrites]
 
 
 def resolve_target(dotted: str) -> tuple[Any, str]:
-    """Return (owner object, attribute name) for ``pkg.module.Class.attr``."""
+    """Return (owner object, attribute name) for ``pkg.module.Class.attr``.
+
+    ``torch.ops.NS.op`` imports package ``NS`` first when it exists, since
+    importing it is what registers its ops (``torch.ops.torchvision.roi_align``).
+    """
     parts = dotted.split(".")
+    if parts[:2] == ["torch", "ops"] and len(parts) > 3 and parts[2] not in ("aten", "prim", "onnx"):
+        try:
+            importlib.import_module(parts[2])
+        except ImportError:
+            pass
     for split in range(len(parts) - 1, 0, -1):
         try:
             owner: Any = importlib.import_module(".".join(parts[:split]))
@@ -31,34 +67,104 @@ def resolve_target(dotted: str) -> tuple[Any, str]:
     raise ImportError(f"no importable module in '{dotted}'")
 
 
-def select(rewrites: dict[str, Rewrite], exporter: str, opset: int, disabled: Sequence[str] = ()) -> list[Rewrite]:
-    return [r for r in rewrites.values() if r.applies(exporter, opset) and r.name not in disabled]
+def select(rewrites: dict[str, Rewrite], exporter: str, opset: int, disabled: Sequence[str] = (),
+           backend: str | None = None) -> list[Rewrite]:
+    unknown = [n for n in disabled if n not in rewrites]
+    if unknown:
+        raise DeployError(f"--no-rewrite names unknown rewrite(s) {', '.join(unknown)}; `deploy rewrites` lists them")
+    return [r for r in rewrites.values()
+            if r.applies(exporter, opset) and r.name not in disabled and (not r.backends or backend is None or backend in r.backends)]
+
+
+def _unresolved(rw: Rewrite, exc: BaseException) -> DeployError:
+    return DeployError(f"rewrite '{rw.name}' (plugin '{rw.owner}'): target '{rw.target}' cannot be resolved ({exc});"
+                       f" fix the target or disable the rewrite with --no-rewrite {rw.name}")
+
+
+def _counted(fn: Callable, counter: dict[str, int | None], name: str) -> Callable:
+    @functools.wraps(fn)
+    def stand_in(*args, **kwargs):
+        counter[name] = (counter[name] or 0) + 1
+        return fn(*args, **kwargs)
+
+    return stand_in
 
 
 @contextmanager
-def applied(rewrites: Sequence[Rewrite]) -> Iterator[list[str]]:
-    """Apply ``rewrites`` in order; yield their names; restore in reverse order on exit."""
-    undo: list[tuple[Any, str, Any, bool]] = []
-    names: list[str] = []
+def _patched(owner: Any, attr: str, value: Any) -> Iterator[Any]:
+    """Set ``owner.attr = value``; on exit put back the original, or delete the patch if the attribute was inherited."""
+    own = vars(owner) if hasattr(owner, "__dict__") else {}
+    had_own = attr in own
+    original = own[attr] if had_own else getattr(owner, attr)
+    setattr(owner, attr, value)
     try:
-        for rw in rewrites:
-            if rw.kind not in SUPPORTED_KINDS:
-                raise DeployError(f"rewrite '{rw.name}' has kind '{rw.kind}', which this host cannot apply ({', '.join(SUPPORTED_KINDS)})")
-            try:
-                owner, attr = resolve_target(rw.target)
-            except (ImportError, AttributeError) as exc:
-                raise DeployError(
-                    f"rewrite '{rw.name}' (plugin '{rw.owner}'): target '{rw.target}' cannot be resolved ({exc});"
-                    f" fix the target or disable the rewrite with --no-rewrite {rw.name}"
-                ) from None
-            had_own = attr in vars(owner) if hasattr(owner, "__dict__") else True
-            undo.append((owner, attr, getattr(owner, attr) if not had_own else vars(owner)[attr], had_own))
-            setattr(owner, attr, rw.replacement)
-            names.append(rw.name)
-        yield names
+        yield original
     finally:
-        for owner, attr, original, had_own in reversed(undo):
-            if had_own:
-                setattr(owner, attr, original)
-            else:  # the attribute was inherited: remove the patch instead of pinning the parent's value
-                delattr(owner, attr)
+        if had_own:
+            setattr(owner, attr, original)
+        else:  # inherited: remove the patch instead of pinning the parent's value
+            delattr(owner, attr)
+
+
+def _python_patch(rw: Rewrite, applied: Applied, stack: ExitStack) -> None:
+    try:
+        owner, attr = resolve_target(rw.target)
+        if rw.kind == "module":
+            owner, attr = getattr(owner, attr), "forward"
+            if not (isinstance(owner, type) and hasattr(owner, "forward")):
+                raise AttributeError(f"{rw.target} is not a module class")
+        current = getattr(owner, attr)
+    except (ImportError, AttributeError) as exc:
+        raise _unresolved(rw, exc) from None
+    replacement = rw.replacement(current) if rw.wrap else rw.replacement
+    applied.calls[rw.name] = 0
+    stack.enter_context(_patched(owner, attr, _counted(replacement, applied.calls, rw.name)))
+
+
+@contextmanager
+def _custom_symbolic(rw: Rewrite, opset: int, applied: Applied) -> Iterator[None]:
+    import torch.onnx
+    from torch.onnx._internal.torchscript_exporter import registration
+
+    if "::" not in rw.target:
+        raise _unresolved(rw, ValueError("a symbolic rewrite's target is 'domain::op', e.g. 'aten::triu'"))
+    group = registration.registry.get_function_group(rw.target)
+    # a user's own custom symbolic at this opset is put back afterwards
+    previous = group._functions._overrides.get(opset) if group is not None else None
+    applied.calls[rw.name] = 0
+    torch.onnx.register_custom_op_symbolic(rw.target, _counted(rw.replacement, applied.calls, rw.name), opset)
+    try:
+        yield
+    finally:
+        torch.onnx.unregister_custom_op_symbolic(rw.target, opset)
+        if previous is not None:
+            torch.onnx.register_custom_op_symbolic(rw.target, previous, opset)
+
+
+def _translation(rw: Rewrite, applied: Applied) -> None:
+    try:
+        owner, attr = resolve_target(rw.target)
+        overload = getattr(owner, attr)
+    except (ImportError, AttributeError) as exc:
+        raise _unresolved(rw, exc) from None
+    applied.translation_table[overload] = rw.replacement
+    applied.calls[rw.name] = None  # onnxscript traces it inside the exporter
+
+
+@contextmanager
+def applied(rewrites: Sequence[Rewrite], opset: int = 17) -> Iterator[Applied]:
+    """Put ``rewrites`` in force in order; yield what was applied; undo everything in reverse order on exit."""
+    result = Applied()
+    with ExitStack() as stack:
+        for rw in rewrites:
+            if rw.kind not in REWRITE_KINDS:
+                raise DeployError(f"rewrite '{rw.name}' (plugin '{rw.owner}') has kind '{rw.kind}', which this host"
+                                  f" cannot apply (kinds: {', '.join(REWRITE_KINDS)})")
+            if rw.kind in ("function", "module"):
+                _python_patch(rw, result, stack)
+            elif rw.kind == "symbolic":
+                stack.enter_context(_custom_symbolic(rw, opset, result))
+            else:
+                _translation(rw, result)
+            result.rewrites.append(rw)
+        yield result

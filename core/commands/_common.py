@@ -116,6 +116,29 @@ def evaluation_table(e) -> Table:
     return table
 
 
+VERDICT_STYLE = {"fixed": "green", "harmless": "dim", "fixable": "yellow", "unknown": "bold yellow"}
+
+
+def triage_table(triaged: Sequence[dict]) -> Table | None:
+    """Export warnings with a verdict each; the harmless ones are only counted (report.json lists them)."""
+    from rich.markup import escape
+
+    shown = [w for w in triaged if w["verdict"] != "harmless"]
+    harmless = sum(1 for w in triaged if w["verdict"] == "harmless")
+    if not triaged:
+        return None
+    caption = f"{harmless} more known harmless, each with its reason in report.json" if harmless else None
+    table = Table(title="export warnings", title_justify="left", caption=caption, caption_justify="left")
+    for col in ("verdict", "count", "where", "warning", "rewrite / why"):
+        table.add_column(col)
+    for w in shown:
+        style = VERDICT_STYLE[w["verdict"]]
+        first = w["message"].splitlines()[0]
+        table.add_row(f"[{style}]{w['verdict']}[/]", str(w["count"]), escape(w["source"]), escape(first[:110]),
+                      escape(f"{w['rewrite']}: {w['why']}" if w["rewrite"] else w["why"]))
+    return table
+
+
 def print_verification(v: Verification, evaluation=None) -> None:
     out = console.out()
     out.print(verification_table(v))

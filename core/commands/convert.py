@@ -69,6 +69,9 @@ def convert(
     if json_out:
         console.print_json(result.manifest)
     else:
+        triage = _common.triage_table(result.manifest["export_warnings"])
+        if triage is not None:
+            console.out().print(triage)
         _common.print_verification(result.verification, result.evaluation)
         m = result.manifest
         console.out().print(

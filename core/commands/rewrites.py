@@ -6,6 +6,7 @@ import typer
 
 def rewrites(json_out: bool = typer.Option(False, "--json", help="Print as JSON.")) -> int:
     """List every op rewrite and graph pass with its owner plugin, kind, target and opsets."""
+    from rich.markup import escape
     from rich.table import Table
 
     from deploybridge import console
@@ -13,7 +14,7 @@ def rewrites(json_out: bool = typer.Option(False, "--json", help="Print as JSON.
 
     host = Host()
     rws = [{"name": r.name, "owner": r.owner, "kind": r.kind, "target": r.target, "exporters": list(r.exporters),
-            "opsets": list(r.opsets), "backends": list(r.backends), "why": r.why} for r in host.rewrites().values()]
+            "opsets": list(r.opsets), "backends": list(r.backends), "why": r.why, "fixes_warnings": list(r.fixes)} for r in host.rewrites().values()]
     passes = [{"name": p.name, "owner": p.owner, "order": p.order, "families": list(p.families), "backends": list(p.backends),
                "description": p.description} for p in host.graph_passes().values()]
     if json_out:
@@ -24,13 +25,13 @@ def rewrites(json_out: bool = typer.Option(False, "--json", help="Print as JSON.
     for col in ("name", "owner", "kind", "target", "exporters", "opsets", "why"):
         table.add_column(col)
     for r in rws:
-        table.add_row(r["name"], r["owner"], r["kind"], r["target"], ",".join(r["exporters"]), f"{r['opsets'][0]}–{r['opsets'][1]}", r["why"])
+        table.add_row(r["name"], r["owner"], r["kind"], r["target"], ",".join(r["exporters"]), f"{r['opsets'][0]}–{r['opsets'][1]}", escape(r["why"]))
     out.print(table if rws else "no op rewrites registered")
     table = Table(title="graph passes", title_justify="left")
     for col in ("name", "owner", "order", "applies to", "description"):
         table.add_column(col)
     for p in passes:
-        table.add_row(p["name"], p["owner"], str(p["order"]), ",".join(p["families"]) or "on request (--pass)", p["description"])
+        table.add_row(p["name"], p["owner"], str(p["order"]), ",".join(p["families"]) or "on request (--pass)", escape(p["description"]))
     out.print(table if passes else "no graph passes registered")
     return 0
 
