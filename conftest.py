@@ -1,10 +1,14 @@
 """Fixtures shared by tests/ and plugins/*/tests."""
 from __future__ import annotations
 
+import io
 import sys
+import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 FIXTURES = Path(__file__).parent / "tests" / "plugin_fixtures"
@@ -66,3 +70,58 @@ def assert_one_line_error(result: CliResult, code: int = 2, contains: str = "") 
     assert lines[0].startswith("error: "), lines[0]
     assert "Traceback" not in result.err
     assert contains.lower() in lines[0].lower(), lines[0]
+
+
+# -- rewrite tests: export with or without rewrites, compare ONNX Runtime with PyTorch ------------------
+def export_and_run(module, inputs, feeds, opset, rewrites=(), dynamic_axes=None, dynamo=False, tmp_path=None):
+    """Export ``module`` on ``inputs`` (legacy exporter unless ``dynamo``) with ``rewrites`` in force;
+    return the ONNX Runtime outputs for each of ``feeds`` (tuples of tensors), or the first line of the
+    error as a string when the export or the session fails."""
+    import onnxruntime as ort
+    import torch
+
+    from deploybridge.rewriting import applied
+
+    names = [f"in{k}" for k in range(len(inputs))]
+    target = io.BytesIO() if not dynamo else str(tmp_path / "model.onnx")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with applied(list(rewrites), opset) if rewrites else nullcontext():
+                if dynamo:
+                    torch.onnx.export(module, inputs, target, dynamo=True, input_names=names, dynamic_shapes=dynamic_axes,
+                                      external_data=False, verbose=False)
+                else:
+                    torch.onnx.export(module, inputs, target, dynamo=False, opset_version=opset, input_names=names,
+                                      dynamic_axes=dynamic_axes or {})
+        session = ort.InferenceSession(target.getvalue() if not dynamo else target, providers=["CPUExecutionProvider"])
+        return [session.run(None, {n: t.numpy() for n, t in zip(names, feed)})[0] for feed in feeds]
+    except Exception as exc:  # the failure is the finding
+        return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+
+
+def max_error(got, module, feeds) -> float:
+    """Largest |ONNX Runtime - PyTorch| over all feeds; inf where ORT failed or shapes differ, NaN counts as inf."""
+    import torch
+
+    if isinstance(got, str):
+        return float("inf")
+    worst = 0.0
+    for out, feed in zip(got, feeds):
+        with torch.no_grad():
+            ref = module(*feed).numpy()
+        if out.shape != ref.shape:
+            return float("inf")
+        diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
+        worst = max(worst, float("inf") if np.isnan(diff).any() else float(diff.max(initial=0.0)))
+    return worst
+
+
+@pytest.fixture
+def onnx_parity(tmp_path):
+    """``onnx_parity(module, inputs, feeds, opset, rewrites=...) -> max abs error`` (inf: failed or wrong shape)."""
+
+    def run(module, inputs, feeds, opset, **kw):
+        return max_error(export_and_run(module, inputs, feeds, opset, tmp_path=tmp_path, **kw), module, feeds)
+
+    return run
