@@ -1,5 +1,6 @@
-"""The built-in plugin (owner name ``builtin``): the ONNX Runtime backend and
-the op-rewrite library in ``deploybridge.rewrites``."""
+"""The built-in plugin (owner name ``builtin``): the ONNX Runtime backend, the
+op-rewrite library in ``deploybridge.rewrites`` and the graph passes in
+``deploybridge.surgery``."""
 from deploybridge import hookimpl
 
 
@@ -16,3 +17,11 @@ def deploy_register_rewrites(register):
 
     for rewrite in BUILTIN_REWRITES:
         register(rewrite)
+
+
+@hookimpl
+def deploy_register_graph_passes(register):
+    from deploybridge.surgery import BUILTIN_PASSES
+
+    for graph_pass in BUILTIN_PASSES:
+        register(graph_pass)

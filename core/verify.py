@@ -136,6 +136,15 @@ def compare_outputs(
     return check
 
 
+def _backend_failed(seed: int, outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray],
+                    tolerances: Mapping[str, Tolerance], exc: Exception) -> InputCheck:
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    note = f"backend failed on this input: {type(exc).__name__}: {(lines[0] if lines else '')[:240]}"
+    return InputCheck(seed=seed, passed=False, outputs=[
+        OutputCheck(o.name, list(ref[o.name].shape), [], None, None, tolerances[o.name].atol, tolerances[o.name].rtol,
+                    False, note) for o in outputs])
+
+
 def verify(
     backend: str, outputs: Sequence[OutputSpec], seeds: Sequence[int],
     reference: Callable[[int], tuple[dict, dict]], run_backend: Callable[[dict], dict],
@@ -153,7 +162,13 @@ def verify(
     checks = []
     for k, seed in enumerate(seeds):
         inputs, ref = reference(seed)
-        got = run_backend(inputs)
+        try:
+            got = run_backend(inputs)
+        except Exception as exc:  # an artifact that crashes on a valid input fails verification, loudly
+            checks.append(_backend_failed(seed, outputs, ref, tolerances, exc))
+            if on_input:
+                on_input(k)
+            continue
         check = compare_outputs(seed, outputs, ref, got, tolerances)
         first = next(iter(ref), None)
         task_check = task_parity(task, ref, got, task_tol, tolerances[first].atol if first in tolerances else 0.0)

@@ -119,7 +119,7 @@ def evaluation_table(e) -> Table:
 VERDICT_STYLE = {"fixed": "green", "harmless": "dim", "fixable": "yellow", "unknown": "bold yellow"}
 
 
-def triage_table(triaged: Sequence[dict]) -> Table | None:
+def triage_table(triaged: Sequence[dict]) -> Table | str | None:
     """Export warnings with a verdict each; the harmless ones are only counted (report.json lists them)."""
     from rich.markup import escape
 
@@ -127,6 +127,8 @@ def triage_table(triaged: Sequence[dict]) -> Table | None:
     harmless = sum(1 for w in triaged if w["verdict"] == "harmless")
     if not triaged:
         return None
+    if not shown:
+        return f"export warnings: {harmless} known harmless, each with its reason in report.json"
     caption = f"{harmless} more known harmless, each with its reason in report.json" if harmless else None
     table = Table(title="export warnings", title_justify="left", caption=caption, caption_justify="left")
     for col in ("verdict", "count", "where", "warning", "rewrite / why"):

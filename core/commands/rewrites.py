@@ -31,7 +31,7 @@ def rewrites(json_out: bool = typer.Option(False, "--json", help="Print as JSON.
     for col in ("name", "owner", "order", "applies to", "description"):
         table.add_column(col)
     for p in passes:
-        table.add_row(p["name"], p["owner"], str(p["order"]), ",".join(p["families"]) or "on request (--pass)", escape(p["description"]))
+        table.add_row(p["name"], p["owner"], str(p["order"]), ("every family" if "*" in p["families"] else ",".join(p["families"])) or "on request (--pass)", escape(p["description"]))
     out.print(table if passes else "no graph passes registered")
     return 0
 

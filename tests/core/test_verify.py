@@ -1,4 +1,6 @@
 """Tensor parity arithmetic: tolerances, detection counts, matching of reordered rows."""
+import json
+
 import numpy as np
 
 from deploybridge.records import OutputSpec, Tolerance
@@ -88,3 +90,13 @@ def test_argmax_agreement_excuses_only_near_ties():
     assert check.metrics["near_tie_pixels"] == 1 and check.metrics["pixel_agreement"] == 0.5 and not check.passed
     same = task_parity("classification", {"logits": np.array([[0.1, 0.9]])}, {"logits": np.array([[0.1, 0.9]])})
     assert same.passed and same.metrics["top1_agreement"] == 1.0
+
+
+def test_backend_that_fails_at_run_time_fails_verification(cli, tiny, tmp_path):
+    result = cli("convert", "--plugin", "tiny", "--model", "tiny-net", "--random-weights", "--backend", "failing_run",
+                 "--out", tmp_path / "a")
+    assert result.code == 1, result.err
+    assert "verification failed" in result.err and "FAIL" in result.out
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    notes = {c["note"] for i in report["verification"]["inputs"] for c in i["outputs"]}
+    assert notes == {"backend failed on this input: RuntimeError: Non-zero status code returned while running Reshape node"}

@@ -93,6 +93,10 @@ def _drop_last_detection(out, manifest):
     return {k: (v[:-1] if k in per_detection else v) for k, v in out.items()}
 
 
+def _fail_at_run(inputs):
+    raise RuntimeError("Non-zero status code returned while running Reshape node")
+
+
 def _explode_build(onnx_path, out_dir, options):
     (out_dir / "engine.bin").write_bytes(b"half")
     raise RuntimeError("engine builder crashed half-way")
@@ -109,6 +113,8 @@ def deploy_register_backends(register):
     register(Backend("dropping", unavailable=lambda: None, build=lambda p, d, o: _ort().build(p, d, o),
                      load=_ort_then(_drop_last_detection), description="ONNX Runtime that loses the last detection"))
     register(Backend("crashing", unavailable=lambda: None, build=_explode_build, load=None))
+    register(Backend("failing_run", unavailable=lambda: None, build=lambda p, d, o: _ort().build(p, d, o),
+                     load=lambda d, m, o: _fail_at_run, description="builds, then fails on every input"))
 
 
 @hookimpl

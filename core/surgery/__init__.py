@@ -1,0 +1,22 @@
+"""The built-in graph passes, registered by the ``builtin`` plugin (one module each).
+
+``families=("*",)`` runs a pass for every family; an empty ``families`` means on
+request only (``deploy convert --pass NAME``).
+"""
+from deploybridge.records import GraphPass
+from deploybridge.surgery.if_branch_types import fix_if_branch_types
+from deploybridge.surgery.outputs import name_outputs, order_outputs
+from deploybridge.surgery.simplify import simplify
+
+EVERY_FAMILY = ("*",)
+
+BUILTIN_PASSES: list[GraphPass] = [
+    GraphPass("fix_if_branch_types", fix_if_branch_types, order=10, families=EVERY_FAMILY,
+              description="cast If branch outputs to one element type (bool vs uint8 masks: ONNX Runtime refuses the model)"),
+    GraphPass("simplify", simplify, order=50,
+              description="constant folding and cleanup with onnxslim; verification runs on the result"),
+    GraphPass("name_outputs", name_outputs, order=90, families=EVERY_FAMILY,
+              description="rename outputs to the family's declared names (by position, when they differ)"),
+    GraphPass("order_outputs", order_outputs, order=95, families=EVERY_FAMILY,
+              description="put the outputs in the family's declared order"),
+]
