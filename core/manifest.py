@@ -13,6 +13,8 @@ def build_manifest(*, spec: ModelSpec, loaded: LoadedModel, model: Any, onnx_pat
                    opts: Any, export_info: Any, reason: str, rewrites: Any, passes: Sequence[str],
                    engine_files: Sequence[str], seeds: Sequence[int], verification: Any, evaluation: Any,
                    versions: dict) -> dict:
+    from deploybridge import segments
+
     sig = onnx_io.signature(model)
     per_detection = {o.name for o in loaded.outputs if o.per_detection}
     return {
@@ -30,6 +32,7 @@ def build_manifest(*, spec: ModelSpec, loaded: LoadedModel, model: Any, onnx_pat
         "rewrites": rewrites.to_json(),
         "export_warnings": export_info.triage,
         "passes": list(passes),
+        "segments": segments.describe(model),  # None: one engine; else engine segments and host steps in order
         "backend": {"name": backend.name, "files": list(engine_files), "options": dict(opts.backend_options)},
         "task": loaded.task,
         "categories": list(loaded.categories) if loaded.categories else None,

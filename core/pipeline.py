@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping, Sequence
 
-from deploybridge import __version__, artifact, noise, onnx_io, rewriting, triage
+from deploybridge import __version__, artifact, noise, onnx_io, rewriting, segments, triage
 from deploybridge.manifest import build_manifest
 from deploybridge.errors import DeployError
 from deploybridge.plugins import Host
@@ -207,12 +207,12 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
 
             onnx.save(model, str(onnx_path))
         with timed("build"):
-            engine_files = backend.build(onnx_path, tmp, dict(opts.backend_options))
+            engine_files = segments.build(backend, onnx_path, tmp, dict(opts.backend_options))
         with timed("verify"):
             tolerances = tolerances_for(loaded.outputs, opts.tolerance)
             if opts.tolerance is None:
                 tolerances = noise.tolerances_from_floor(loaded.outputs, noise.measure(loaded, seeds, reference), tolerances)
-            runner = backend.load(tmp, {}, dict(opts.backend_options))
+            runner = segments.load(backend, tmp, {}, dict(opts.backend_options))
             verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
                                   loaded.task, opts.task_tolerances)
         evaluation = None
@@ -279,7 +279,7 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     else:
         tolerances = tolerances_for(loaded.outputs, tolerance)
     options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
-    runner = backend.load(Path(folder), manifest, options)
+    runner = segments.load(backend, Path(folder), manifest, options)
     seeds = manifest["verification"]["seeds"]
     verification = verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input,
                           manifest.get("task"), {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})})

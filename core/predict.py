@@ -11,7 +11,7 @@ from deploybridge.errors import DeployError
 
 def artifact_predictor(folder: Path, backend_name: str | None = None, options: Mapping[str, Any] | None = None):
     """Return (manifest, predict) where ``predict(pixels HxWx3 uint8) -> detections at the image's own size``."""
-    from deploybridge import artifact
+    from deploybridge import artifact, segments
     from deploybridge.images import detections_to_original, to_input
     from deploybridge.pipeline import resolve_backend
     from deploybridge.plugins import Host
@@ -21,7 +21,7 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
         raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")
     backend = resolve_backend(Host(only=["builtin"]) if (backend_name or manifest["backend"]["name"]) == "onnxruntime" else Host(),
                               backend_name or manifest["backend"]["name"])
-    runner: Callable[[dict], dict] = backend.load(Path(folder), manifest, {**manifest["backend"].get("options", {}), **(options or {})})
+    runner: Callable[[dict], dict] = segments.load(backend, Path(folder), manifest, {**manifest["backend"].get("options", {}), **(options or {})})
     shape = manifest["inputs"][0]["shape"]
     name = manifest["inputs"][0]["name"]
 

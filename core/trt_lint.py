@@ -27,7 +27,8 @@ INT32 = (-(2**31), 2**31 - 1)
 # op -> what fixes it in deploybridge
 FIXES = {
     "NonMaxSuppression": "pass truncate_before_nms (the host runs NMS)",
-    "NonZero": "pass truncate_before_nms when it is score filtering before NMS; fixed-size top-k otherwise",
+    "NonZero": "score-threshold filtering / boolean indexing: TensorRT 10 runs it with a run-time output size;"
+               " no pass removes it (a fixed-size top-k in the model would)",
     "RoiAlign": "opset >= 16, or rewrite roi_align_aligned below it",
     "If": "pass fix_if_branch_types when the branches disagree in type",
 }
@@ -76,6 +77,10 @@ def _op_findings(model) -> Iterator[Finding]:
     constants = dict(_constants(model))
     for node, depth in _walk(model.graph):
         op, name = node.op_type, node.name or node.output[0]
+        if node.domain == "deploybridge":
+            yield Finding("info", "host-step", name, f"{node.domain}::{op}", "runs on the host between engine segments,"
+                          " not in TensorRT (the build cuts the graph here)", "pass truncate_before_nms put it there")
+            continue
         if node.domain not in ("", "ai.onnx"):
             yield Finding("error", "unsupported-op", name, f"{node.domain}::{op}", "custom-domain op: needs a TensorRT plugin")
             continue
@@ -93,7 +98,8 @@ def _op_findings(model) -> Iterator[Finding]:
         if op == "TopK" and len(node.input) > 1:
             k = constants.get(node.input[1])
             if k is None:
-                yield Finding("warning", "op-restriction", name, op, "K is computed at run time; TensorRT needs K as an initializer")
+                yield Finding("warning", "op-restriction", name, op, "K is computed at run time (e.g. min(k, candidates));"
+                              " TensorRT needs K as an initializer", "a fixed K in the model (pad the candidates)")
             elif int(k.reshape(-1)[0]) >= 3840:
                 yield Finding("error", "op-restriction", name, op, f"K = {int(k.reshape(-1)[0])}: TensorRT 10 allows K < 3840")
 
@@ -112,13 +118,16 @@ def _io_findings(model) -> Iterator[Finding]:
 
 
 def _int64_findings(model) -> Iterator[Finding]:
+    """One finding for all INT64 constants beyond INT32, naming the first few."""
     import numpy as np
 
-    for name, value in _constants(model):
-        if value.dtype == np.int64 and value.size and (value.min() < INT32[0] or value.max() > INT32[1]):
-            yield Finding("info", "int64-out-of-int32", name, "constant", f"INT64 value(s) up to {int(np.abs(value).max())}:"
-                          " TensorRT 8.x narrows INT64 to INT32 and clamps them (TensorRT 10 keeps INT64)",
-                          "usually slice 'to the end' markers, harmless when clamped")
+    big = [name for name, value in _constants(model)
+           if value.dtype == np.int64 and value.size and (value.min() < INT32[0] or value.max() > INT32[1])]
+    if big:
+        shown = ", ".join(big[:4]) + (f" and {len(big) - 4} more" if len(big) > 4 else "")
+        yield Finding("info", "int64-out-of-int32", shown, "constant", f"{len(big)} INT64 constant(s) beyond the INT32 range:"
+                      " TensorRT 8.x narrows INT64 to INT32 and clamps them (TensorRT 10 keeps INT64)",
+                      "usually Slice 'to the end' markers, harmless when clamped")
 
 
 def lint(model) -> list[Finding]:

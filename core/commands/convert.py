@@ -24,6 +24,8 @@ def convert(
     input_shape: Optional[str] = typer.Option(None, "--input-shape", help="Input shape N,C,H,W (default: the family's)."),
     option: List[str] = typer.Option([], "--option", help="Family option KEY=VALUE (repeatable), e.g. num_classes=5."),
     passes: List[str] = typer.Option([], "--pass", help="Run this graph pass too (repeatable; see `deploy rewrites`)."),
+    truncate_nms: bool = typer.Option(False, "--truncate-nms", help="Run NonMaxSuppression on the host (NumPy) instead of in the"
+                                      " engine: the graph is cut into segments around every NMS (pass truncate_before_nms)."),
     no_rewrite: List[str] = typer.Option([], "--no-rewrite", help="Do not apply this rewrite (repeatable)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
     provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable, in priority order)."),
@@ -54,7 +56,8 @@ def convert(
     spec = ModelSpec(family=family or "", model=model, weights=weights, random_weights=random_weights, seed=seed,
                      input_shape=_common.parse_shape(input_shape), config=config, options=_common.parse_options(option))
     opts = pipeline.ConvertOptions(
-        out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=passes, disabled_rewrites=no_rewrite,
+        out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=[*passes, *(["truncate_before_nms"] if truncate_nms else [])],
+        disabled_rewrites=no_rewrite,
         backend_options=_common.backend_options(threads, provider), num_inputs=num_inputs,
         tolerance=_common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
         task_tolerances=_common.task_tolerances(task_tolerance),

@@ -5,6 +5,7 @@ request only (``deploy convert --pass NAME``).
 """
 from deploybridge.records import GraphPass
 from deploybridge.surgery.if_branch_types import fix_if_branch_types
+from deploybridge.surgery.nms import truncate_before_nms
 from deploybridge.surgery.outputs import name_outputs, order_outputs
 from deploybridge.surgery.simplify import simplify
 
@@ -13,6 +14,9 @@ EVERY_FAMILY = ("*",)
 BUILTIN_PASSES: list[GraphPass] = [
     GraphPass("fix_if_branch_types", fix_if_branch_types, order=10, families=EVERY_FAMILY,
               description="cast If branch outputs to one element type (bool vs uint8 masks: ONNX Runtime refuses the model)"),
+    GraphPass("truncate_before_nms", truncate_before_nms, order=20,
+              description="NonMaxSuppression (also inside If) runs on the host in NumPy; the engine is cut into segments"
+                          " around it (deploy convert --truncate-nms)"),
     GraphPass("simplify", simplify, order=50,
               description="constant folding and cleanup with onnxslim; verification runs on the result"),
     GraphPass("name_outputs", name_outputs, order=90, families=EVERY_FAMILY,

@@ -37,7 +37,7 @@ def test_each_rule_fires():
     assert ("data-dependent-shape", "nonzero") in found and ("data-dependent-shape", "unique") in found
     assert ("op-restriction", "topk_dynamic") in found
     assert ("dynamic-input", "x") in found and ("dynamic-input", "k") not in found
-    assert ("int64-out-of-int32", "ends") in found
+    assert ("int64-out-of-int32", "ends") in found  # one finding naming the constants
     depths = {f.node: f.severity for f in lint(tricky_model()) if f.rule == "control-flow"}
     assert depths["outer_if"] == "info" and "warning" in depths.values()  # the nested If is a warning
     assert support_table()["Conv"]["supported"] == "Y" and support_table()["Unique"]["supported"] == "N"
