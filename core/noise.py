@@ -18,6 +18,8 @@ from deploybridge.records import LoadedModel, OutputSpec, Tolerance
 from deploybridge.verify import compare_outputs
 
 NOISE_FACTOR = 5.0
+# float16 rounds 2**13 times coarser than float32 (unit roundoff 2**-11 vs 2**-24)
+FLOAT16_OVER_FLOAT32 = 2.0**13
 
 
 def measure(loaded: LoadedModel, seeds: Sequence[int], reference: Callable[[int], tuple[dict, dict]]) -> dict[str, float] | None:
@@ -55,3 +57,13 @@ def tolerances_from_floor(outputs: Sequence[OutputSpec], floor: Mapping[str, flo
         o.name: replace(base[o.name], atol=max(base[o.name].atol, NOISE_FACTOR * floor[o.name]), noise_floor=floor[o.name])
         for o in outputs
     }
+
+
+def as_float16(floor: Mapping[str, float] | None) -> dict[str, float] | None:
+    """The float32 noise floor scaled to float16 arithmetic, for artifacts converted with to_fp16.
+
+    A float16 engine cannot be held to float32's spread; its rounding is
+    2**13 times coarser, so the measured float32 floor is scaled by that. Task-aware
+    parity (same objects, classes, masks) still applies unchanged.
+    """
+    return None if floor is None else {name: value * FLOAT16_OVER_FLOAT32 for name, value in floor.items()}

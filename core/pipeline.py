@@ -40,6 +40,7 @@ class ConvertOptions:
     tolerance: Tolerance | None = None
     task_tolerances: Mapping[str, float] = field(default_factory=dict)
     eval_dataset: str | None = None
+    fp16_io: bool = False  # with the to_fp16 pass: float16 inputs and outputs too
 
 
 @dataclass
@@ -192,7 +193,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         with timed("graph passes"):
             selected = passes_mod.select(host.graph_passes(), family.name, opts.passes, backend.name)
             model = onnx_io.load_model(onnx_path)
-            ctx = passes_mod.PassContext(family.name, backend.name, loaded.output_names)
+            ctx = passes_mod.PassContext(family.name, backend.name, loaded.output_names, {"fp16_io": opts.fp16_io})
             model = passes_mod.run_passes(model, selected, ctx)
             onnx_io.set_metadata(model, {
                 "deploybridge.version": __version__,
@@ -211,7 +212,10 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         with timed("verify"):
             tolerances = tolerances_for(loaded.outputs, opts.tolerance)
             if opts.tolerance is None:
-                tolerances = noise.tolerances_from_floor(loaded.outputs, noise.measure(loaded, seeds, reference), tolerances)
+                floor = noise.measure(loaded, seeds, reference)
+                if any(p.name == "to_fp16" for p in selected):
+                    floor = noise.as_float16(floor)
+                tolerances = noise.tolerances_from_floor(loaded.outputs, floor, tolerances)
             runner = segments.load(backend, tmp, {}, dict(opts.backend_options))
             verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
                                   loaded.task, opts.task_tolerances)

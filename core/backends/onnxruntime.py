@@ -27,6 +27,10 @@ def _version() -> str | None:
         return None
 
 
+ONNX_TO_NUMPY = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+                 "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(uint8)": "uint8", "tensor(bool)": "bool"}
+
+
 def make_session(path: Path, options: Mapping[str, Any]):
     import onnxruntime as ort
 
@@ -58,9 +62,12 @@ def _build(onnx_path: Path, out_dir: Path, options: Mapping[str, Any]) -> list[s
 def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str, Any]) -> Callable[[dict], dict]:
     session = make_session(Path(artifact_dir) / "model.onnx", options)
     names = [o.name for o in session.get_outputs()]
+    # cast to what the engine takes: a float16 engine fed float32 must not fail (seed 000)
+    dtypes = {i.name: ONNX_TO_NUMPY.get(i.type) for i in session.get_inputs()}
 
     def run(inputs: dict) -> dict:
-        return dict(zip(names, session.run(None, inputs)))
+        feed = {k: (v.astype(dtypes[k]) if dtypes.get(k) and v.dtype != dtypes[k] else v) for k, v in inputs.items()}
+        return dict(zip(names, session.run(None, feed)))
 
     return run
 

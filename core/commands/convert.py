@@ -26,6 +26,10 @@ def convert(
     passes: List[str] = typer.Option([], "--pass", help="Run this graph pass too (repeatable; see `deploy rewrites`)."),
     truncate_nms: bool = typer.Option(False, "--truncate-nms", help="Run NonMaxSuppression on the host (NumPy) instead of in the"
                                       " engine: the graph is cut into segments around every NMS (pass truncate_before_nms)."),
+    fp16: bool = typer.Option(False, "--fp16", help="Convert the compute-heavy ops to float16 (pass to_fp16); inputs and"
+                              " outputs stay float32 and tolerances are scaled to float16's rounding."),
+    fp16_io: bool = typer.Option(False, "--fp16-io", help="With --fp16: float16 inputs and outputs too (callers may keep"
+                                 " passing float32: the backend casts)."),
     no_rewrite: List[str] = typer.Option([], "--no-rewrite", help="Do not apply this rewrite (repeatable)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
     provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable, in priority order)."),
@@ -56,7 +60,8 @@ def convert(
     spec = ModelSpec(family=family or "", model=model, weights=weights, random_weights=random_weights, seed=seed,
                      input_shape=_common.parse_shape(input_shape), config=config, options=_common.parse_options(option))
     opts = pipeline.ConvertOptions(
-        out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=[*passes, *(["truncate_before_nms"] if truncate_nms else [])],
+        out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=[*passes, *(["truncate_before_nms"] if truncate_nms else []), *(["to_fp16"] if fp16 or fp16_io else [])],
+        fp16_io=fp16_io,
         disabled_rewrites=no_rewrite,
         backend_options=_common.backend_options(threads, provider), num_inputs=num_inputs,
         tolerance=_common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,

@@ -4,6 +4,7 @@
 request only (``deploy convert --pass NAME``).
 """
 from deploybridge.records import GraphPass
+from deploybridge.surgery.fp16 import to_fp16
 from deploybridge.surgery.if_branch_types import fix_if_branch_types
 from deploybridge.surgery.nms import truncate_before_nms
 from deploybridge.surgery.outputs import name_outputs, order_outputs
@@ -19,6 +20,9 @@ BUILTIN_PASSES: list[GraphPass] = [
                           " around it (deploy convert --truncate-nms)"),
     GraphPass("simplify", simplify, order=50,
               description="constant folding and cleanup with onnxslim; verification runs on the result"),
+    GraphPass("to_fp16", to_fp16, order=80,
+              description="float16 for Conv/Gemm/MatMul/BatchNorm/pooling/Relu/Sigmoid, float32 elsewhere; I/O stay float32"
+                          " unless --fp16-io (deploy convert --fp16)"),
     GraphPass("name_outputs", name_outputs, order=90, families=EVERY_FAMILY,
               description="rename outputs to the family's declared names (by position, when they differ)"),
     GraphPass("order_outputs", order_outputs, order=95, families=EVERY_FAMILY,
