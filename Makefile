@@ -13,12 +13,16 @@ DEMO_OUT   ?= artifacts/demo
 
 .PHONY: install demo test clean
 
-$(STAMP): pyproject.toml plugins/torchvision/pyproject.toml Makefile
+PLUGINS := plugins/torchvision plugins/mmdet
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing $(TORCH) and deploybridge into $(VENV) ..."
 	@$(PIP) install $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PIP) install -e . -e plugins/torchvision pytest $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
-	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_torchvision; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@$(PIP) install -e . $(addprefix -e ,$(PLUGINS)) pytest $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
+	@# MMDetection without compiling mmcv (mmcv-lite + deploybridge's mmcv layer); keeps the torch above
+	@$(BIN)/deploy install mmdet
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_torchvision, deploybridge_mmdet, mmdet; assert torch.__version__.startswith('2.14.1'), torch.__version__"
 	@touch $@
 
 install: $(STAMP)

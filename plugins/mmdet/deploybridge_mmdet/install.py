@@ -1,0 +1,46 @@
+"""``deploy install mmdet``: MMDetection into this environment, with nothing to compile.
+
+mmcv-lite replaces compiled mmcv (its ops come from deploybridge's layer), and
+the torch already installed stays: a package that pins another torch is never
+allowed to replace it (pip is told to keep the current one).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+
+from deploybridge.errors import DeployError
+
+PACKAGES = {"mmengine": "0.10.7", "mmcv-lite": "2.1.0", "mmdet": "3.3.0"}
+
+
+def installed(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def missing() -> dict[str, str]:
+    """Packages whose installed version is not the pinned one."""
+    return {n: v for n, v in PACKAGES.items() if installed(n) != v}
+
+
+def install_mmdet(quiet: bool = False) -> list[str]:
+    """Install what is missing; return what was installed (empty: already there)."""
+    todo = missing()
+    if not todo:
+        return []
+    if installed("mmcv") and installed("mmcv") != PACKAGES["mmcv-lite"]:
+        raise DeployError(f"mmcv {installed('mmcv')} is installed; mmdet 3.3.0 needs mmcv < 2.2: pip uninstall mmcv, then re-run")
+    torch_before = installed("torch")
+    pins = [f"{n}=={v}" for n, v in todo.items()] + ([f"torch=={torch_before}"] if torch_before else [])
+    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *(["-q"] if quiet else []), *pins]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()][-1:] or ["(no output)"]
+        raise DeployError(f"pip could not install {', '.join(pins)}: {last[0][:200]}")
+    if installed("torch") != torch_before:
+        raise DeployError(f"installing mmdet changed torch from {torch_before} to {installed('torch')}; reinstall torch=={torch_before}")
+    return [f"{n}=={v}" for n, v in todo.items()]
