@@ -10,7 +10,8 @@ STAGES = ["load", "export", "graph passes", "build", "verify", "evaluate"]
 
 
 def convert(
-    model: str = typer.Option(..., "--model", "-m", help="Model name within the family, e.g. maskrcnn_resnet50_fpn."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name within the family, e.g. maskrcnn_resnet50_fpn"
+                                        " (families that take --config default it to the config name)."),
     out: Path = typer.Option(..., "--out", "-o", help="Artifact folder to create (written atomically)."),
     plugin: Optional[str] = typer.Option(None, "--plugin", "-p", help="Load only this plugin's entry point (plus built-ins)."),
     family: Optional[str] = typer.Option(None, "--family", help="Family name, when the plugin registers several."),
@@ -51,6 +52,9 @@ def convert(
     from deploybridge.plugins import Host
     from deploybridge.records import ModelSpec
 
+    if not model and not config:
+        raise DeployError("give --model NAME (or --config for families that build from configs); see `deploy plugins`")
+    model = model or config
     if weights and random_weights:
         raise DeployError("--weights and --random-weights exclude each other; give one")
     if weights and not Path(weights).exists() and ("/" in weights or Path(weights).suffix):

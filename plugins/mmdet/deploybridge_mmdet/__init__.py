@@ -19,3 +19,21 @@ def deploy_register_commands(app):
         pinned = ", ".join(f"{n}=={v}" for n, v in PACKAGES.items())
         print(f"installed {', '.join(done)}" if done else f"already installed: {pinned}")
         return 0
+
+
+@hookimpl
+def deploy_register_families(register):
+    from deploybridge.records import Family
+
+    from deploybridge_mmdet.family import load
+
+    register(Family(name="mmdet", load=load, description="MMDetection 3.x configs: RetinaNet-like single-stage detectors"
+                    " (pass --config NAME_OR_PATH and --weights or --random-weights)"))
+
+
+@hookimpl
+def deploy_register_rewrites(register):
+    from deploybridge_mmdet.rewrites import REWRITES
+
+    for rewrite in REWRITES:
+        register(rewrite)

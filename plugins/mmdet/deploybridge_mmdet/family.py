@@ -1,0 +1,54 @@
+"""The ``mmdet`` family: an MMDetection config (+ local checkpoint) -> a LoadedModel the pipeline converts."""
+from __future__ import annotations
+
+from deploybridge.errors import DeployError
+from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
+
+DEFAULT_SHAPE = (1, 3, 320, 320)
+
+
+def example_images(shape, seed: int):
+    """Deterministic 0-255 images with structure at several scales (smooth blobs plus texture)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    n, c, h, w = shape
+    coarse = torch.rand(n, c, max(h // 32, 2), max(w // 32, 2), generator=g)
+    smooth = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    return ((0.8 * smooth + 0.2 * torch.rand(shape, generator=g)) * 255).float()
+
+
+def load(spec: ModelSpec) -> LoadedModel:
+    import torch
+
+    from deploybridge_mmdet import config as cfgmod
+    from deploybridge_mmdet.dense import DenseDetector, is_dense
+
+    name = spec.config or spec.model
+    if not name:
+        raise DeployError("the mmdet family needs --config NAME_OR_PATH, e.g. --config retinanet/retinanet_r18_fpn_1x_coco")
+    torch.manual_seed(spec.seed)
+    model, cfg = cfgmod.build(name)
+    if spec.weights:
+        cfgmod.load_checkpoint(model, spec.weights, name)
+    elif not spec.random_weights:
+        raise DeployError("give --weights CHECKPOINT (a local file: nothing is downloaded) or --random-weights")
+    pre = cfgmod.preprocessing(cfg)
+    if not is_dense(model):
+        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the mmdet family converts single-stage dense"
+                          " detectors (RetinaNet-like) so far; two-stage models are not supported yet")
+    shape = tuple(spec.input_shape or DEFAULT_SHAPE)
+    divisor = pre["pad_size_divisor"]
+    if len(shape) != 4 or shape[1] != 3 or shape[2] % divisor or shape[3] % divisor:
+        raise DeployError(f"input shape {shape} must be N,3,H,W with H and W multiples of {divisor} (the config's pad_size_divisor)")
+    return LoadedModel(
+        module=DenseDetector(model, pre).eval(),
+        input_names=["images"],
+        outputs=[OutputSpec("boxes", per_detection=True), OutputSpec("scores", per_detection=True),
+                 OutputSpec("labels", per_detection=True)],
+        make_inputs=lambda seed: (example_images(shape, seed),),
+        exporter_reason="MMDetection detectors trace with the legacy exporter; post-processing rewritten as tensor ops",
+        preprocessing=pre,
+        task="detection",
+        categories=None,
+    )
