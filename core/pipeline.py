@@ -125,6 +125,8 @@ def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tu
         try:
             with torch.no_grad():
                 out = loaded.module(*inputs)
+        except DeployError:  # the model says itself what is wrong (e.g. an op a compatibility layer lacks)
+            raise
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             shape = "x".join(str(d) for d in inputs[0].shape)

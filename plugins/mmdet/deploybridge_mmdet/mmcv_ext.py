@@ -12,11 +12,13 @@ the op and what would provide it.
 """
 from __future__ import annotations
 
+from deploybridge.errors import DeployError
+
 PROVIDER = "deploybridge (torchvision / pure torch)"
 
 
-class MissingOp(RuntimeError):
-    pass
+class MissingOp(DeployError):
+    """An mmcv op this layer does not provide: bad input for `deploy convert` (exit 2), naming the op."""
 
 
 def nms(bboxes, scores, iou_threshold: float, offset: int = 0):

@@ -3,6 +3,8 @@ call match references on random inputs, the rest raise naming themselves."""
 import pytest
 import torch
 
+from deploybridge.errors import DeployError
+
 from deploybridge_mmdet.compat import import_mmdet_models, mmcv_ops_provider
 
 pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
@@ -112,5 +114,5 @@ def test_ops_outside_the_layer_raise_naming_themselves(layer):
         pytest.skip("compiled mmcv is installed: it provides every op")
     from mmcv.ops import RoIPool
 
-    with pytest.raises(RuntimeError, match="mmcv op 'roi_pool_forward' is not provided by deploybridge's mmcv layer"):
+    with pytest.raises(DeployError, match="mmcv op 'roi_pool_forward' is not provided by deploybridge's mmcv layer"):
         RoIPool((7, 7), 0.25)(torch.randn(1, 4, 20, 20), torch.tensor([[0.0, 1, 1, 30, 30]]))
