@@ -187,7 +187,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         reason = "chosen with --exporter" if opts.exporter else loaded.exporter_reason
         onnx_path = tmp / artifact.MODEL
         with timed("export"):
-            chosen = rewriting.select(host.rewrites(), exporter, opts.opset, opts.disabled_rewrites, backend.name)
+            chosen = rewriting.select(host.rewrites(), exporter, opts.opset, opts.disabled_rewrites, backend.name, family.name)
             with rewriting.applied(chosen, opts.opset) as applied_rewrites:
                 info = export.export_onnx(loaded, loaded.make_inputs(seeds[0]), onnx_path, exporter, opts.opset,
                                           applied_rewrites.translation_table)

@@ -152,6 +152,7 @@ class Rewrite:
     owner: str = ""
     wrap: bool = False
     fixes: Sequence[str] = ()  # regexes of export warnings this rewrite answers (deploybridge.triage)
+    families: Sequence[str] = ()  # empty: every family; a plugin's rewrites for its own models name them
 
     def applies(self, exporter: str, opset: int) -> bool:
         return (exporter in self.exporters and exporter in REWRITE_KINDS.get(self.kind, ())

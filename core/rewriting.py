@@ -68,12 +68,14 @@ def resolve_target(dotted: str) -> tuple[Any, str]:
 
 
 def select(rewrites: dict[str, Rewrite], exporter: str, opset: int, disabled: Sequence[str] = (),
-           backend: str | None = None) -> list[Rewrite]:
+           backend: str | None = None, family: str | None = None) -> list[Rewrite]:
     unknown = [n for n in disabled if n not in rewrites]
     if unknown:
         raise DeployError(f"--no-rewrite names unknown rewrite(s) {', '.join(unknown)}; `deploy rewrites` lists them")
     return [r for r in rewrites.values()
-            if r.applies(exporter, opset) and r.name not in disabled and (not r.backends or backend is None or backend in r.backends)]
+            if r.applies(exporter, opset) and r.name not in disabled
+            and (not r.backends or backend is None or backend in r.backends)
+            and (not r.families or family is None or family in r.families)]
 
 
 def _unresolved(rw: Rewrite, exc: BaseException) -> DeployError:

@@ -14,7 +14,8 @@ def rewrites(json_out: bool = typer.Option(False, "--json", help="Print as JSON.
 
     host = Host()
     rws = [{"name": r.name, "owner": r.owner, "kind": r.kind, "target": r.target, "exporters": list(r.exporters),
-            "opsets": list(r.opsets), "backends": list(r.backends), "why": r.why, "fixes_warnings": list(r.fixes)} for r in host.rewrites().values()]
+            "opsets": list(r.opsets), "backends": list(r.backends), "why": r.why, "fixes_warnings": list(r.fixes),
+            "families": list(r.families)} for r in host.rewrites().values()]
     passes = [{"name": p.name, "owner": p.owner, "order": p.order, "families": list(p.families), "backends": list(p.backends),
                "description": p.description} for p in host.graph_passes().values()]
     if json_out:
@@ -22,10 +23,11 @@ def rewrites(json_out: bool = typer.Option(False, "--json", help="Print as JSON.
         return 0
     out = console.out()
     table = Table(title="op rewrites", title_justify="left")
-    for col in ("name", "owner", "kind", "target", "exporters", "opsets", "why"):
+    for col in ("name", "owner", "kind", "target", "exporters", "opsets", "families", "why"):
         table.add_column(col)
     for r in rws:
-        table.add_row(r["name"], r["owner"], r["kind"], r["target"], ",".join(r["exporters"]), f"{r['opsets'][0]}–{r['opsets'][1]}", escape(r["why"]))
+        table.add_row(r["name"], r["owner"], r["kind"], r["target"], ",".join(r["exporters"]), f"{r['opsets'][0]}–{r['opsets'][1]}",
+                      ",".join(r["families"]) or "all", escape(r["why"]))
     out.print(table if rws else "no op rewrites registered")
     table = Table(title="graph passes", title_justify="left")
     for col in ("name", "owner", "order", "applies to", "description"):

@@ -211,12 +211,14 @@ def test_selection_by_kind_exporter_opset_and_backend():
         Rewrite("dyn", "dynamo", "torch.ops.aten.relu.default", None),
         Rewrite("fn_low", "function", "torch.relu", None, opsets=(9, 15)),
         Rewrite("fn_ov", "function", "torch.relu", None, backends=("openvino",)),
+        Rewrite("fn_mine", "function", "torch.relu", None, families=("mine",)),
     ]}
     names = lambda *a: [r.name for r in select(rws, *a)]  # noqa: E731
-    assert names("legacy", 13, (), "onnxruntime") == ["sym", "fn_low"]
-    assert names("dynamo", 18, (), "onnxruntime") == ["dyn"]
-    assert names("legacy", 16, (), "openvino") == ["sym", "fn_ov"]
-    assert names("legacy", 13, ("sym",), "onnxruntime") == ["fn_low"]
+    assert names("legacy", 13, (), "onnxruntime", "other") == ["sym", "fn_low"]
+    assert names("dynamo", 18, (), "onnxruntime", "other") == ["dyn"]
+    assert names("legacy", 16, (), "openvino", "other") == ["sym", "fn_ov"]
+    assert names("legacy", 13, ("sym",), "onnxruntime", "other") == ["fn_low"]
+    assert names("legacy", 16, (), "onnxruntime", "mine") == ["sym", "fn_mine"]  # a plugin's rewrite for its own family
     with pytest.raises(DeployError, match="unknown rewrite"):
         select(rws, "legacy", 13, ("nope",))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from deploybridge.records import Rewrite
 
 CODER = "mmdet.models.task_modules.coders.delta_xywh_bbox_coder"
+MMDET_FAMILIES = ("mmdet", "solo")  # the families that run MMDetection code
 
 
 def use_delta2bbox(original):
@@ -33,5 +34,5 @@ REWRITES = [
     Rewrite(name="mmdet_onnx_delta2bbox", kind="function", target=f"{CODER}.onnx_delta2bbox", replacement=use_delta2bbox,
             wrap=True, why="mmdet 3.3's export-only box decoder imports mmdet.core (gone since 3.0), and delta2bbox's in-place strided"
                 " clamps are lost by the legacy exporter; delta2bbox unclipped, then an out-of-place clip",
-            exporters=("legacy", "dynamo"), fixes=(r"No module named 'mmdet\.core'",)),
+            exporters=("legacy", "dynamo"), fixes=(r"No module named 'mmdet\.core'",), families=MMDET_FAMILIES),
 ]
