@@ -24,7 +24,7 @@ def rewrites(json_out: bool = typer.Option(False, "--json", help="Print as JSON.
     out = console.out()
     table = Table(title="op rewrites", title_justify="left")
     for col in ("name", "owner", "kind", "target", "exporters", "opsets", "families", "why"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "name")  # names are what users copy into --no-rewrite
     for r in rws:
         table.add_row(r["name"], r["owner"], r["kind"], r["target"], ",".join(r["exporters"]), f"{r['opsets'][0]}–{r['opsets'][1]}",
                       ",".join(r["families"]) or "all", escape(r["why"]))
