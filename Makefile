@@ -13,7 +13,7 @@ DEMO_OUT   ?= artifacts/demo
 
 .PHONY: install demo test clean
 
-PLUGINS := plugins/torchvision plugins/mmdet
+PLUGINS := plugins/torchvision plugins/mmdet plugins/solo
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@$(PIP) install -e . $(addprefix -e ,$(PLUGINS)) pytest $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
 	@# MMDetection without compiling mmcv (mmcv-lite + deploybridge's mmcv layer); keeps the torch above
 	@$(BIN)/deploy install mmdet
-	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_torchvision, deploybridge_mmdet, mmdet; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, mmdet; assert torch.__version__.startswith('2.14.1'), torch.__version__"
 	@touch $@
 
 install: $(STAMP)

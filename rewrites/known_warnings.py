@@ -48,6 +48,12 @@ HARMLESS: list[KnownWarning] = [
         source=r"^(rpn|poolers)\.py:",
     ),
     KnownWarning(
+        r"Converting a tensor to a Python boolean",
+        "torch.nn.functional's argument checks (_verify_batch_size in batch/group norm) branch on sizes only to raise;"
+        " the traced path is the one without the error",
+        source=r"^functional\.py:",
+    ),
+    KnownWarning(
         r"Only steps=1 can be constant folded",
         "a strided Slice is left to run at inference instead of being folded; no numeric effect",
     ),

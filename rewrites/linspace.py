@@ -21,7 +21,8 @@ from deploybridge.records import Rewrite
 def _as_tensor(value, dtype):
     import torch
 
-    return value.to(dtype) if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=dtype)
+    # torch.full, not torch.tensor: the tracer warns that torch.tensor results become constants
+    return value.to(dtype) if isinstance(value, torch.Tensor) else torch.full((), float(value), dtype=dtype)
 
 
 def exact_linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):

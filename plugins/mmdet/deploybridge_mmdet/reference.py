@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def mmdet_predict(model, images, pre: dict) -> dict:
-    """{'boxes','scores','labels'} numpy arrays from ``model.predict`` on 0-255 BGR ``images`` (1,3,H,W)."""
+    """{'boxes','scores','labels'[, 'masks']} numpy arrays from ``model.predict`` on 0-255 BGR ``images`` (1,3,H,W)."""
     import torch
     from mmdet.structures import DetDataSample
 
@@ -14,4 +14,7 @@ def mmdet_predict(model, images, pre: dict) -> dict:
                                      "scale_factor": (1.0, 1.0), "batch_input_shape": (h, w)})
     with torch.no_grad():
         result = model.predict(Normalise(pre)(images), [sample], rescale=False)[0].pred_instances
-    return {"boxes": result.bboxes.numpy(), "scores": result.scores.numpy(), "labels": result.labels.numpy()}
+    out = {"boxes": result.bboxes.numpy(), "scores": result.scores.numpy(), "labels": result.labels.numpy()}
+    if "masks" in result:
+        out["masks"] = result.masks.numpy()
+    return out

@@ -1,5 +1,12 @@
-"""deploybridge plugin ``solo``: SOLO / SOLOv2 from MMDetection 3.x (work in progress, issue 11).
+"""deploybridge plugin ``solo``: SOLOv2 from MMDetection 3.x with its post-processing in the graph (issue 11, in
+progress), the project's small SOLOv2 shapes config and its training script (``python -m deploybridge_solo.train``)."""
+from deploybridge import hookimpl
 
-So far: the project's own small SOLOv2 config for the shapes dataset and its training script
-(``python -m deploybridge_solo.train``). The family (graph and host post-processing) comes next.
-"""
+
+@hookimpl
+def deploy_register_families(register):
+    from deploybridge.records import Family
+
+    from deploybridge_solo.family import load
+
+    register(Family(name="solo", load=load, description="SOLOv2 (MMDetection configs; default: the shapes model)"))

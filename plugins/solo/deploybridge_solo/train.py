@@ -68,30 +68,24 @@ def boxes_of(masks: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def predict_runner(model, normalise):
+def predict_runner(model, pre: dict):
     """An ``evaluate`` runner: 0-1 RGB NCHW -> MMDetection's own predict (labels as 1-based category ids)."""
-    from mmdet.structures import DetDataSample
+    from deploybridge_mmdet.reference import mmdet_predict
 
     def run(x: np.ndarray) -> dict:
-        h, w = x.shape[-2:]
-        meta = {"img_shape": (h, w), "ori_shape": (h, w), "pad_shape": (h, w), "batch_input_shape": (h, w),
-                "scale_factor": (1.0, 1.0)}
-        bgr = torch.from_numpy(x[:, ::-1].copy()) * 255.0
-        with torch.no_grad():
-            out = model.predict(normalise(bgr), [DetDataSample(metainfo=meta)], rescale=False)[0].pred_instances
-        masks = out.masks.numpy()
-        return {"boxes": boxes_of(masks), "scores": out.scores.numpy(), "labels": out.labels.numpy() + 1,
-                "masks": masks.astype(np.float32)[:, None]}
+        out = mmdet_predict(model, torch.from_numpy(x[:, ::-1].copy()) * 255.0, pre)
+        return {"boxes": boxes_of(out["masks"]), "scores": out["scores"], "labels": out["labels"] + 1,
+                "masks": out["masks"].astype(np.float32)[:, None]}
 
     return run
 
 
-def evaluate(model, normalise) -> dict:
+def evaluate(model, pre: dict) -> dict:
     from deploybridge import dataset_eval
 
     model.eval()
     with dataset_eval.resolve_dataset("shapes", SIZE) as annotations:
-        result = dataset_eval.evaluate(annotations, {"mmdet": predict_runner(model, normalise)}, (1, 3, SIZE, SIZE), True)
+        result = dataset_eval.evaluate(annotations, {"mmdet": predict_runner(model, pre)}, (1, 3, SIZE, SIZE), True)
     return result.ap["mmdet"]
 
 
@@ -111,7 +105,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     model, cfg = cfgmod.build(str(CONFIG))
     model.init_weights()
-    normalise = Normalise(cfgmod.preprocessing(cfg))
+    pre = cfgmod.preprocessing(cfg)
+    normalise = Normalise(pre)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=args.lr, momentum=0.9, weight_decay=1e-4)
     warmup = min(200, args.iters // 10)
@@ -132,7 +127,7 @@ def main(argv=None) -> int:
             parts = " ".join(f"{k}={float(v):.3f}" for k, v in losses.items())
             print(f"iter {it} loss={float(loss):.3f} {parts} {time.time() - start:.0f}s", flush=True)
     minutes = (time.time() - start) / 60
-    ap = evaluate(model, normalise)
+    ap = evaluate(model, pre)
     args.out.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": model.state_dict()}, args.out / "solov2_shapes.pth")
     record = {"command": "python -m deploybridge_solo.train " + shlex.join(sys.argv[1:] if argv is None else argv),

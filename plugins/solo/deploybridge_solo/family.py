@@ -1,0 +1,55 @@
+"""The ``solo`` family: SOLOv2 from an MMDetection config, post-processing in the graph (deploybridge_solo.graph)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploybridge.errors import DeployError
+from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
+
+HERE = Path(__file__).parent
+SHAPES_CONFIG = HERE / "configs" / "solov2_shapes.py"
+SHAPES_CHECKPOINT = HERE / "checkpoints" / "solov2_shapes.pth"
+DEFAULT_SHAPE = (1, 3, 192, 192)
+
+
+def shapes_image(shape, seed: int):
+    """A shapes image (what the shapes model was trained on) as MMDetection feeds it: BGR, 0-255 float."""
+    import numpy as np
+    import torch
+
+    from deploybridge.datasets import shapes
+
+    pixels, _ = shapes.make_image(np.random.default_rng(seed), shape[2], shape[3])
+    return torch.from_numpy(pixels[..., ::-1].copy()).permute(2, 0, 1)[None].float()
+
+
+def load(spec: ModelSpec) -> LoadedModel:
+    import torch
+
+    from deploybridge_mmdet import config as cfgmod
+    from deploybridge_mmdet.family import example_images
+    from deploybridge_solo.graph import SOLOv2Graph
+
+    name = spec.config or spec.model
+    shapes = name in (None, "", "solov2_shapes")
+    config = str(SHAPES_CONFIG) if shapes else name
+    torch.manual_seed(spec.seed)
+    model, cfg = cfgmod.build(config)
+    weights = spec.weights or (str(SHAPES_CHECKPOINT) if shapes and not spec.random_weights else None)
+    if weights:
+        cfgmod.load_checkpoint(model, weights, name or "solov2_shapes")
+    elif not spec.random_weights:
+        raise DeployError("give --weights CHECKPOINT (a local file: nothing is downloaded) or --random-weights")
+    if type(model).__name__ != "SOLOv2":
+        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the solo family converts SOLOv2 so far")
+    shape = tuple(spec.input_shape or DEFAULT_SHAPE)
+    make_inputs = (lambda seed: (shapes_image(shape, seed),)) if shapes else (lambda seed: (example_images(shape, seed),))
+    return LoadedModel(
+        module=SOLOv2Graph(model.eval(), cfgmod.preprocessing(cfg)).eval(),
+        input_names=["images"],
+        outputs=[OutputSpec("masks", per_detection=True), OutputSpec("scores", per_detection=True),
+                 OutputSpec("labels", per_detection=True)],
+        make_inputs=make_inputs,
+        exporter_reason="SOLOv2 traces with the legacy exporter; dynamo bakes CoordConv's linspace grid (rewrite linspace)",
+        preprocessing=cfgmod.preprocessing(cfg),
+    )
