@@ -33,6 +33,15 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
+def _dynamic_shapes(loaded: LoadedModel):
+    """The family's dynamic input axes as the dynamo exporter's dynamic_shapes (one entry per positional input)."""
+    if not loaded.dynamic_axes:
+        return None
+    from torch.export import Dim
+
+    return tuple({int(d): Dim.DYNAMIC for d in (loaded.dynamic_axes.get(name) or {})} for name in loaded.input_names)
+
+
 def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, opset: int,
                 translation_table: dict | None = None) -> ExportInfo:
     import torch
@@ -56,7 +65,8 @@ def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, o
                     )
                 else:
                     torch.onnx.export(loaded.module, inputs, str(path), dynamo=True, external_data=False,
-                                      custom_translation_table=translation_table or None, **kwargs)
+                                      custom_translation_table=translation_table or None,
+                                      dynamic_shapes=_dynamic_shapes(loaded), **kwargs)
         except DeployError:
             raise
         except Exception as exc:

@@ -120,8 +120,8 @@ def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tu
     import torch
 
     @functools.cache
-    def run(seed: int) -> tuple[dict, dict]:
-        inputs = loaded.make_inputs(seed)
+    def run(seed: int, shape: tuple | None = None) -> tuple[dict, dict]:
+        inputs = loaded.make_inputs(seed) if shape is None else loaded.make_inputs_at(seed, shape)
         try:
             with torch.no_grad():
                 out = loaded.module(*inputs)
@@ -138,6 +138,21 @@ def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tu
         return as_np(inputs, loaded.input_names), as_np(out, loaded.output_names)
 
     return run
+
+
+def verify_other_shapes(verification: Verification, loaded: LoadedModel, reference, runner, tolerances, seed: int,
+                        task_tolerances) -> None:
+    """A dynamic-shape export is also verified at the family's other input shapes: a size the exporter baked into
+    the graph (the dynamo exporter does with SOLO's CoordConv grid) fails here instead of in production."""
+    if not (loaded.dynamic_axes and loaded.other_shapes and loaded.make_inputs_at):
+        return
+    for shape in loaded.other_shapes:
+        extra = verify(verification.backend, loaded.outputs, [seed], lambda s, shape=tuple(shape): reference(s, shape), runner,
+                       tolerances, None, loaded.task, task_tolerances)
+        for check in extra.inputs:
+            check.input_shape = list(shape)
+        verification.inputs += extra.inputs
+        verification.passed &= extra.passed
 
 
 def seeds_for(spec: ModelSpec, n: int) -> list[int]:
@@ -221,6 +236,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             runner = segments.load(backend, tmp, {}, dict(opts.backend_options))
             verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
                                   loaded.task, opts.task_tolerances)
+            verify_other_shapes(verification, loaded, reference, runner, tolerances, seeds[0], opts.task_tolerances)
         evaluation = None
         if opts.eval_dataset:
             with timed("evaluate"):

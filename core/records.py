@@ -87,6 +87,9 @@ class LoadedModel:
     default_exporter: str = "legacy"
     exporter_reason: str = ""
     dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
+    # with dynamic_axes: more input shapes verification runs at, so a size baked into the graph is caught
+    other_shapes: Sequence[tuple[int, ...]] = ()
+    make_inputs_at: Callable[[int, tuple], tuple] | None = None  # (seed, input shape) -> example input tensors
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
     task: str | None = None  # detection | segmentation | classification: enables task-aware parity
     categories: Sequence[str] | None = None  # label id -> name (index 0 is background for detectors)

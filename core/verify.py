@@ -39,6 +39,7 @@ class InputCheck:
     reordered: int = 0
     outputs: list[OutputCheck] = field(default_factory=list)
     task: dict | None = None  # task-aware parity (deploybridge.task_parity.TaskCheck as a dict)
+    input_shape: list | None = None  # set when the input is not at the export size (dynamic-shape checks)
 
 
 @dataclass

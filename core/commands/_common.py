@@ -72,15 +72,16 @@ def verification_table(v: Verification) -> Table:
     for col in ("input seed", "output", "shape", "max abs", "max rel", "atol", "rtol", "result"):
         table.add_column(col)
     for check in v.inputs:
+        label = str(check.seed) + (f" at {'x'.join(map(str, check.input_shape[2:]))}" if check.input_shape else "")
         if check.detections_ref is not None:
             counts = f"{check.detections_ref} vs {check.detections_got}"
             ok = check.detections_ref == check.detections_got
             extra = f", {check.reordered} reordered" if check.reordered else ""
-            table.add_row(str(check.seed), "detections", counts + extra, "", "", "", "",
+            table.add_row(label, "detections", counts + extra, "", "", "", "",
                           "[green]same count[/]" if ok else "[red]COUNT DIFFERS[/]")
         for c in check.outputs:
             result = "[green]ok[/]" if c.passed else f"[red]FAIL[/] {c.note}".rstrip()
-            table.add_row(str(check.seed), c.name, "x".join(map(str, c.ref_shape)), _fmt(c.max_abs), _fmt(c.max_rel),
+            table.add_row(label, c.name, "x".join(map(str, c.ref_shape)), _fmt(c.max_abs), _fmt(c.max_rel),
                           f"{c.atol:.3g}", f"{c.rtol:.3g}", result)
     return table
 

@@ -52,4 +52,10 @@ def load(spec: ModelSpec) -> LoadedModel:
         make_inputs=make_inputs,
         exporter_reason="SOLOv2 traces with the legacy exporter; dynamo bakes CoordConv's linspace grid (rewrite linspace)",
         preprocessing=cfgmod.preprocessing(cfg),
+        # --option dynamic=true: any H and W (multiples of the pad divisor); SOLO's grids are fixed, so every
+        # candidate count in the post-processing stays the same and only the mask maps change size
+        dynamic_axes={"images": {2: "height", 3: "width"}, "masks": {0: "instances", 1: "height", 2: "width"},
+                      "scores": {0: "instances"}, "labels": {0: "instances"}} if spec.options.get("dynamic") else None,
+        other_shapes=[(shape[0], 3, shape[2] - 32, shape[3] + 32), (shape[0], 3, shape[2] + 64, shape[3] + 64)],
+        make_inputs_at=(lambda seed, at: (shapes_image(at, seed),)) if shapes else (lambda seed, at: (example_images(at, seed),)),
     )

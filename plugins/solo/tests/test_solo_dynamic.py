@@ -1,0 +1,33 @@
+"""Dynamic H/W: verified at three sizes; dynamo's baked CoordConv grid is caught at the second size."""
+import json
+
+import pytest
+
+pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
+
+from deploybridge_solo.family import SHAPES_CHECKPOINT  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not SHAPES_CHECKPOINT.exists(), reason="no committed SOLOv2 shapes checkpoint yet")
+
+
+def _convert(cli, out, *flags):
+    result = cli("convert", "--plugin", "solo", "--model", "solov2_shapes", "--option", "dynamic=true", *flags, "--out", out)
+    checks = json.loads((out / "report.json").read_text())["verification"]["inputs"] if (out / "report.json").exists() else []
+    return result, checks
+
+
+def test_legacy_dynamic_hw_verified_at_three_sizes(cli, tmp_path):
+    result, checks = _convert(cli, tmp_path / "a", "--opset", "11")
+    assert result.code == 0, result.err
+    sizes = {tuple(c["input_shape"][2:]) if c["input_shape"] else (192, 192) for c in checks}
+    assert sizes == {(192, 192), (160, 224), (256, 256)} and all(c["passed"] for c in checks)
+    assert all(c["detections_ref"] > 0 for c in checks)
+
+
+def test_dynamo_bakes_the_grid_without_the_linspace_rewrite_and_verification_catches_it(cli, tmp_path):
+    good, _ = _convert(cli, tmp_path / "good", "--exporter", "dynamo")
+    assert good.code == 0, good.err
+    bad, checks = _convert(cli, tmp_path / "bad", "--exporter", "dynamo", "--no-rewrite", "linspace")
+    assert bad.code == 1, bad.err
+    failed = [c for c in checks if not c["passed"]]
+    assert failed and all(c["input_shape"] for c in failed)  # the export size passes; the other sizes do not
