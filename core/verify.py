@@ -69,12 +69,9 @@ def tolerances_for(outputs: Sequence[OutputSpec], override: Tolerance | None = N
     return {o.name: override or o.tolerance or DEFAULT_TOLERANCE for o in outputs}
 
 
-def match_rows(ref_boxes: np.ndarray, got_boxes: np.ndarray, ref_labels=None, got_labels=None) -> np.ndarray:
-    """Permutation ``p`` so that ``got[p[i]]`` pairs with ``ref[i]`` (greedy on box deviation)."""
-    n = len(ref_boxes)
-    cost = np.abs(ref_boxes[:, None, :] - got_boxes[None, :, :]).max(-1)
-    if ref_labels is not None and got_labels is not None:
-        cost = cost + 1e9 * (ref_labels[:, None] != got_labels[None, :])
+def _greedy_pairs(cost: np.ndarray) -> np.ndarray:
+    """Permutation ``p`` pairing row i with column p[i], cheapest pairs first."""
+    n = len(cost)
     perm = np.full(n, -1)
     used = np.zeros(n, bool)
     for flat in np.argsort(cost, axis=None, kind="stable"):
@@ -82,6 +79,28 @@ def match_rows(ref_boxes: np.ndarray, got_boxes: np.ndarray, ref_labels=None, go
         if perm[i] < 0 and not used[j]:
             perm[i], used[j] = j, True
     return perm
+
+
+def _label_cost(ref_labels, got_labels) -> float | np.ndarray:
+    if ref_labels is None or got_labels is None:
+        return 0.0
+    return 1e9 * (ref_labels[:, None] != got_labels[None, :])
+
+
+def match_rows(ref_boxes: np.ndarray, got_boxes: np.ndarray, ref_labels=None, got_labels=None) -> np.ndarray:
+    """Permutation ``p`` so that ``got[p[i]]`` pairs with ``ref[i]`` (greedy on box deviation)."""
+    cost = np.abs(ref_boxes[:, None, :] - got_boxes[None, :, :]).max(-1)
+    return _greedy_pairs(cost + _label_cost(ref_labels, got_labels))
+
+
+def match_masks(ref_masks: np.ndarray, got_masks: np.ndarray, ref_labels=None, got_labels=None) -> np.ndarray:
+    """The same for mask-only outputs (SOLO): greedy on 1 - mask IoU."""
+    ref = ref_masks.reshape(len(ref_masks), -1).astype(np.float64) > 0.5
+    got = got_masks.reshape(len(got_masks), -1).astype(np.float64) > 0.5
+    inter = ref.astype(np.float64) @ got.T.astype(np.float64)
+    union = ref.sum(1)[:, None] + got.sum(1)[None, :] - inter
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return _greedy_pairs(1.0 - iou + _label_cost(ref_labels, got_labels))
 
 
 def compare_tensor(name: str, ref: np.ndarray, got: np.ndarray, tol: Tolerance) -> OutputCheck:
@@ -119,9 +138,11 @@ def compare_outputs(
         check.detections_ref, check.detections_got = len(ref[per_det[0]]), len(got[per_det[0]])
         if check.detections_ref != check.detections_got:
             check.passed = False
-        elif "boxes" in per_det:
+        elif "boxes" in per_det or "masks" in per_det:
             labels = ("labels" in per_det) and (ref["labels"], got["labels"])
-            perm = match_rows(ref["boxes"], got["boxes"], *(labels or (None, None)))
+            match = match_rows if "boxes" in per_det else match_masks
+            perm = match(ref["boxes" if "boxes" in per_det else "masks"], got["boxes" if "boxes" in per_det else "masks"],
+                         *(labels or (None, None)))
             check.reordered = int(np.sum(perm != np.arange(len(perm))))
     for o in outputs:
         r, g = ref[o.name], got[o.name]

@@ -100,3 +100,20 @@ def test_backend_that_fails_at_run_time_fails_verification(cli, tiny, tmp_path):
     report = json.loads((tmp_path / "a" / "report.json").read_text())
     notes = {c["note"] for i in report["verification"]["inputs"] for c in i["outputs"]}
     assert notes == {"backend failed on this input: RuntimeError: Non-zero status code returned while running Reshape node"}
+
+
+def test_mask_only_detections_are_paired_by_mask_iou():
+    """SOLO outputs masks without boxes: rows that swapped places (near-tied scores) are paired by mask IoU."""
+    masks = np.zeros((3, 8, 8), bool)
+    masks[0, :4, :4] = masks[1, 4:, 4:] = masks[2, :2, 6:] = True
+    scores = np.array([0.9, 0.8, 0.8], np.float32)
+    labels = np.array([0, 1, 1])
+    outs = [OutputSpec("masks", per_detection=True), OutputSpec("scores", per_detection=True), OutputSpec("labels", per_detection=True)]
+    tol = {o.name: Tolerance(1e-6, 0.0) for o in outs}
+    ref = {"masks": masks, "scores": scores, "labels": labels}
+    swapped = {k: v[[0, 2, 1]] for k, v in ref.items()}
+    check = compare_outputs(0, outs, ref, swapped, tol)
+    assert check.passed and check.reordered == 2
+    wrong = dict(swapped, masks=swapped["masks"].copy())
+    wrong["masks"][1] = ~wrong["masks"][1]  # one mask really differs
+    assert not compare_outputs(0, outs, ref, wrong, tol).passed
