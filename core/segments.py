@@ -178,8 +178,9 @@ def load(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[st
     constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     constants.update({name: numpy_helper.to_array(n.attribute[0].t) for name, n in _constant_nodes(model.graph).items()
                       if n.attribute and n.attribute[0].name == "value"})
-    steps, engines = plan(model), iter(range(10**6))
-    runners = {id(s): backend.load(folder / SEGMENTS / str(next(engines)), manifest, options) for s in steps if s.host is None}
+    steps = plan(model)
+    engines = [s for s in steps if s.host is None]  # built into segments/0, segments/1, ... in this order
+    runners = {id(s): backend.load(folder / SEGMENTS / str(k), manifest, options) for k, s in enumerate(engines)}
     final = [o.name for o in model.graph.output]
 
     def run(inputs: dict) -> dict:

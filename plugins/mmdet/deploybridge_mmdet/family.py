@@ -35,14 +35,14 @@ def load(spec: ModelSpec) -> LoadedModel:
         raise DeployError("give --weights CHECKPOINT (a local file: nothing is downloaded) or --random-weights")
     pre = cfgmod.preprocessing(cfg)
     shape = tuple(spec.input_shape or DEFAULT_SHAPE)
-    with torch.no_grad():  # an op the mmcv layer lacks fails here, naming itself (exit 2), before any export
-        model._forward(torch.zeros(1, 3, *shape[2:]) if len(shape) == 4 else torch.zeros(shape))
-    if not is_dense(model):
-        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the mmdet family converts single-stage dense"
-                          " detectors (RetinaNet-like) so far; two-stage models are not supported yet")
     divisor = pre["pad_size_divisor"]
     if len(shape) != 4 or shape[1] != 3 or shape[2] % divisor or shape[3] % divisor:
         raise DeployError(f"input shape {shape} must be N,3,H,W with H and W multiples of {divisor} (the config's pad_size_divisor)")
+    with torch.no_grad():  # an op the mmcv layer lacks fails here, naming itself (exit 2), before any export
+        model._forward(torch.zeros(1, 3, *shape[2:]))
+    if not is_dense(model):
+        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the mmdet family converts single-stage dense"
+                          " detectors (RetinaNet-like) so far; two-stage models are not supported yet")
     return LoadedModel(
         module=DenseDetector(model, pre).eval(),
         input_names=["images"],
