@@ -60,11 +60,14 @@ def evaluate_on_dataset(loaded: LoadedModel, runner: Callable[[dict], dict], bac
     """AP of PyTorch and of the artifact on ``dataset`` (detectors only)."""
     from deploybridge import dataset_eval
 
-    if loaded.task != "detection":
+    if loaded.task != "detection" and loaded.to_detections is None:
         raise DeployError(f"--eval computes detection AP; this model's task is {loaded.task or 'unknown'}")
+    feed = loaded.input_from_rgb or (lambda x: x)
+    read = loaded.to_detections or (lambda out: out)
+    model = dataset_eval.torch_runner(loaded.module, loaded.output_names)
     runners = {
-        "pytorch": dataset_eval.torch_runner(loaded.module, loaded.output_names),
-        backend: lambda x: runner({loaded.input_names[0]: x}),
+        "pytorch": lambda x: read(model(feed(x))),
+        backend: lambda x: read(runner({loaded.input_names[0]: feed(x)})),
     }
     with dataset_eval.resolve_dataset(dataset, int(input_shape[2])) as annotations:
         result = dataset_eval.evaluate(annotations, runners, input_shape, "masks" in loaded.output_names)

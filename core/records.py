@@ -93,6 +93,10 @@ class LoadedModel:
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
     task: str | None = None  # detection | segmentation | classification: enables task-aware parity
     categories: Sequence[str] | None = None  # label id -> name (index 0 is background for detectors)
+    # For models whose inputs/outputs are not torchvision's (0-1 RGB in; boxes, scores, category-id labels,
+    # N x 1 x H x W mask probabilities out): how --eval feeds them and reads their detections. None: identity.
+    input_from_rgb: Callable[[Any], Any] | None = None  # N x 3 x H x W float 0-1 RGB ndarray -> model input ndarray
+    to_detections: Callable[[dict], dict] | None = None  # output ndarrays by name -> detections as above
 
     @property
     def output_names(self) -> list[str]:

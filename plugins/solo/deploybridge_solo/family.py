@@ -12,6 +12,34 @@ SHAPES_CHECKPOINT = HERE / "checkpoints" / "solov2_shapes.pth"
 DEFAULT_SHAPE = (1, 3, 192, 192)
 
 
+def boxes_of(masks):
+    """x1, y1, x2, y2 around each mask (SOLO predicts masks only; MMDetection 3 leaves its boxes zero)."""
+    import numpy as np
+
+    boxes = np.zeros((len(masks), 4), np.float32)
+    for k, mask in enumerate(masks):
+        ys, xs = np.nonzero(mask)
+        if len(xs):
+            boxes[k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+    return boxes
+
+
+def rgb01_to_bgr255(x):
+    """What --eval feeds (N x 3 x H x W, 0-1 RGB) as this family's input (0-255 BGR)."""
+    import numpy as np
+
+    return np.ascontiguousarray(x[:, ::-1] * 255.0, dtype=np.float32)
+
+
+def as_detections(out: dict) -> dict:
+    """masks/scores/labels (0-based classes) as boxes, scores, category ids (1-based) and N x 1 x H x W masks."""
+    import numpy as np
+
+    masks = np.asarray(out["masks"])
+    return {"boxes": boxes_of(masks), "scores": out["scores"], "labels": np.asarray(out["labels"]) + 1,
+            "masks": masks[:, None].astype(np.float32)}
+
+
 def shapes_image(shape, seed: int):
     """A shapes image (what the shapes model was trained on) as MMDetection feeds it: BGR, 0-255 float."""
     import numpy as np
@@ -58,4 +86,6 @@ def load(spec: ModelSpec) -> LoadedModel:
                       "scores": {0: "instances"}, "labels": {0: "instances"}} if spec.options.get("dynamic") else None,
         other_shapes=[(shape[0], 3, shape[2] - 32, shape[3] + 32), (shape[0], 3, shape[2] + 64, shape[3] + 64)],
         make_inputs_at=(lambda seed, at: (shapes_image(at, seed),)) if shapes else (lambda seed, at: (example_images(at, seed),)),
+        input_from_rgb=rgb01_to_bgr255,
+        to_detections=as_detections,
     )

@@ -58,24 +58,13 @@ def batch(rng, n: int, normalise):
     return torch.cat(images), samples
 
 
-def boxes_of(masks: np.ndarray) -> np.ndarray:
-    """x1, y1, x2, y2 around each mask (SOLO predicts masks only; MMDetection 3 leaves its boxes zero)."""
-    boxes = np.zeros((len(masks), 4), np.float32)
-    for k, mask in enumerate(masks):
-        ys, xs = np.nonzero(mask)
-        if len(xs):
-            boxes[k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
-    return boxes
-
-
 def predict_runner(model, pre: dict):
     """An ``evaluate`` runner: 0-1 RGB NCHW -> MMDetection's own predict (labels as 1-based category ids)."""
     from deploybridge_mmdet.reference import mmdet_predict
+    from deploybridge_solo.family import as_detections, rgb01_to_bgr255
 
     def run(x: np.ndarray) -> dict:
-        out = mmdet_predict(model, torch.from_numpy(x[:, ::-1].copy()) * 255.0, pre)
-        return {"boxes": boxes_of(out["masks"]), "scores": out["scores"], "labels": out["labels"] + 1,
-                "masks": out["masks"].astype(np.float32)[:, None]}
+        return as_detections(mmdet_predict(model, torch.from_numpy(rgb01_to_bgr255(x)), pre))
 
     return run
 
