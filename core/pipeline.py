@@ -240,6 +240,13 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
                                   loaded.task, opts.task_tolerances)
             verify_other_shapes(verification, loaded, reference, runner, tolerances, seeds[0], opts.task_tolerances)
+            framework = None
+            if loaded.framework_reference is not None:
+                from deploybridge import framework_parity
+
+                framework = framework_parity.check(loaded.framework_reference, loaded.make_inputs, reference, seeds)
+                framework["framework"] = loaded.framework_name
+                verification.passed &= framework["passed"]
         evaluation = None
         if opts.eval_dataset:
             with timed("evaluate"):
@@ -251,6 +258,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             engine_files=engine_files, seeds=seeds, verification=verification, evaluation=evaluation,
             versions=versions(host, family.owner, backend),
         )
+        manifest["framework_parity"] = framework
         report = {
             "stages_seconds": timings,
             "export_warnings": info.triage,

@@ -95,6 +95,10 @@ class LoadedModel:
     categories: Sequence[str] | None = None  # label id -> name (index 0 is background for detectors)
     # For models whose inputs/outputs are not torchvision's (0-1 RGB in; boxes, scores, category-id labels,
     # N x 1 x H x W mask probabilities out): how --eval feeds them and reads their detections. None: identity.
+    # the framework's own, unmodified prediction on the same inputs (outputs named like the declared ones), checked
+    # against the wrapper by deploybridge.framework_parity; framework_name says whose it is ("MMDetection predict")
+    framework_reference: Callable[[tuple], dict] | None = None
+    framework_name: str = ""
     input_from_rgb: Callable[[Any], Any] | None = None  # N x 3 x H x W float 0-1 RGB ndarray -> model input ndarray
     to_detections: Callable[[dict], dict] | None = None  # output ndarrays by name -> detections as above
 

@@ -85,6 +85,14 @@ def convert(
         if triage is not None:
             console.out().print(triage)
         _common.print_verification(result.verification, result.evaluation)
+        framework = result.manifest.get("framework_parity")
+        if framework:
+            rows = framework["inputs"]
+            console.out().print(
+                f"[{'green' if framework['passed'] else 'bold red'}]{framework['framework']} vs the exported wrapper:[/]"
+                f" {sum(r['matched'] for r in rows)} of {sum(max(r['framework_count'], r['wrapper_count']) for r in rows)}"
+                f" instances matched (IoU >= {framework['thresholds']['match_iou']}), min IoU {min(r['min_iou'] for r in rows):.3f},"
+                f" max score deviation {max(r['max_score_deviation'] for r in rows):.2g}")
         m = result.manifest
         console.out().print(
             f"artifact: [bold]{result.artifact}[/] ({m['spec']['family']}/{m['spec']['model']}, {m['export']['exporter']} exporter,"

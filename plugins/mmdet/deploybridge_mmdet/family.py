@@ -23,6 +23,7 @@ def load(spec: ModelSpec) -> LoadedModel:
 
     from deploybridge_mmdet import config as cfgmod
     from deploybridge_mmdet.dense import DenseDetector, is_dense
+    from deploybridge_mmdet.reference import mmdet_predict
 
     name = spec.config or spec.model
     if not name:
@@ -53,4 +54,6 @@ def load(spec: ModelSpec) -> LoadedModel:
         preprocessing=pre,
         task="detection",
         categories=None,
+        framework_reference=lambda inputs: mmdet_predict(model, inputs[0], pre),
+        framework_name="MMDetection predict",
     )

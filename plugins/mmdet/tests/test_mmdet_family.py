@@ -51,6 +51,7 @@ def test_convert_and_verify(cli, tmp_path, flags):
     assert manifest["verification"]["passed"] and manifest["preprocessing"]["mean"] == [123.675, 116.28, 103.53]
     assert {"name": "mmdet_onnx_delta2bbox", "owner": "mmdet"}.items() <= next(
         r for r in manifest["rewrites"] if r["name"] == "mmdet_onnx_delta2bbox").items()
+    assert manifest["framework_parity"]["passed"] and manifest["framework_parity"]["inputs"][0]["matched_by"] == "boxes"
     assert cli("verify", out).code == 0
 
 

@@ -56,6 +56,7 @@ def load(spec: ModelSpec) -> LoadedModel:
 
     from deploybridge_mmdet import config as cfgmod
     from deploybridge_mmdet.family import example_images
+    from deploybridge_mmdet.reference import mmdet_predict
     from deploybridge_solo.graph import SOLOv2Graph
 
     name = spec.config or spec.model
@@ -86,6 +87,8 @@ def load(spec: ModelSpec) -> LoadedModel:
                       "scores": {0: "instances"}, "labels": {0: "instances"}} if spec.options.get("dynamic") else None,
         other_shapes=[(shape[0], 3, shape[2] - 32, shape[3] + 32), (shape[0], 3, shape[2] + 64, shape[3] + 64)],
         make_inputs_at=(lambda seed, at: (shapes_image(at, seed),)) if shapes else (lambda seed, at: (example_images(at, seed),)),
+        framework_reference=lambda inputs: mmdet_predict(model, inputs[0], cfgmod.preprocessing(cfg)),
+        framework_name="MMDetection predict",
         input_from_rgb=rgb01_to_bgr255,
         to_detections=as_detections,
     )

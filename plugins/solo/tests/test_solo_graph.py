@@ -65,3 +65,6 @@ def test_convert_and_verify(cli, tmp_path, opset):
     assert [o["name"] for o in manifest["outputs"]] == ["masks", "scores", "labels"]
     assert manifest["verification"]["passed"]
     assert sum(i["detections_ref"] for i in manifest["verification"]["details"]["inputs"]) >= 3
+    framework = manifest["framework_parity"]  # the wrapper against MMDetection's unmodified predict, in the conversion
+    assert framework["framework"] == "MMDetection predict" and framework["passed"]
+    assert all(r["matched_by"] == "masks" and r["matched_fraction"] >= 0.99 for r in framework["inputs"])
