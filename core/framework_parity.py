@@ -12,17 +12,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from deploybridge.task_parity import box_iou, greedy_match
+from deploybridge.task_parity import box_iou, greedy_match, mask_iou
 
 THRESHOLDS = {"match_iou": 0.95, "min_matched_fraction": 0.99, "max_score_deviation": 1e-3}
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    fa = a.reshape(len(a), -1).astype(np.float64) > 0.5
-    fb = b.reshape(len(b), -1).astype(np.float64) > 0.5
-    inter = fa.astype(np.float64) @ fb.T.astype(np.float64)
-    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
 
 
 def instance_parity(framework: Mapping[str, np.ndarray], wrapper: Mapping[str, np.ndarray]) -> dict:

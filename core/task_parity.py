@@ -42,6 +42,15 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every mask in ``a`` (N x ...) with every mask in ``b`` (M x ...), thresholded at 0.5; two empty masks: 1."""
+    fa = (a.reshape(len(a), -1) > 0.5).astype(np.float64)
+    fb = (b.reshape(len(b), -1) > 0.5).astype(np.float64)
+    inter = fa @ fb.T
+    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
 def greedy_match(iou: np.ndarray, same_class: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     """Pairs (i, j), highest IoU first, each detection used once, only same class and IoU >= threshold."""
     score = np.where(same_class, iou, -1.0)

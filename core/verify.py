@@ -95,12 +95,9 @@ def match_rows(ref_boxes: np.ndarray, got_boxes: np.ndarray, ref_labels=None, go
 
 def match_masks(ref_masks: np.ndarray, got_masks: np.ndarray, ref_labels=None, got_labels=None) -> np.ndarray:
     """The same for mask-only outputs (SOLO): greedy on 1 - mask IoU."""
-    ref = ref_masks.reshape(len(ref_masks), -1).astype(np.float64) > 0.5
-    got = got_masks.reshape(len(got_masks), -1).astype(np.float64) > 0.5
-    inter = ref.astype(np.float64) @ got.T.astype(np.float64)
-    union = ref.sum(1)[:, None] + got.sum(1)[None, :] - inter
-    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-    return _greedy_pairs(1.0 - iou + _label_cost(ref_labels, got_labels))
+    from deploybridge.task_parity import mask_iou
+
+    return _greedy_pairs(1.0 - mask_iou(ref_masks, got_masks) + _label_cost(ref_labels, got_labels))
 
 
 def compare_tensor(name: str, ref: np.ndarray, got: np.ndarray, tol: Tolerance) -> OutputCheck:
@@ -140,9 +137,8 @@ def compare_outputs(
             check.passed = False
         elif "boxes" in per_det or "masks" in per_det:
             labels = ("labels" in per_det) and (ref["labels"], got["labels"])
-            match = match_rows if "boxes" in per_det else match_masks
-            perm = match(ref["boxes" if "boxes" in per_det else "masks"], got["boxes" if "boxes" in per_det else "masks"],
-                         *(labels or (None, None)))
+            key, match = ("boxes", match_rows) if "boxes" in per_det else ("masks", match_masks)
+            perm = match(ref[key], got[key], *(labels or (None, None)))
             check.reordered = int(np.sum(perm != np.arange(len(perm))))
     for o in outputs:
         r, g = ref[o.name], got[o.name]

@@ -40,15 +40,21 @@ def as_detections(out: dict) -> dict:
             "masks": masks[:, None].astype(np.float32)}
 
 
+def bgr_tensor(pixels_rgb):
+    """HxWx3 uint8 RGB -> 1x3xHxW float BGR 0-255, as MMDetection's LoadImageFromFile hands it on."""
+    import torch
+
+    return torch.from_numpy(pixels_rgb[..., ::-1].copy()).permute(2, 0, 1)[None].float()
+
+
 def shapes_image(shape, seed: int):
     """A shapes image (what the shapes model was trained on) as MMDetection feeds it: BGR, 0-255 float."""
     import numpy as np
-    import torch
 
     from deploybridge.datasets import shapes
 
     pixels, _ = shapes.make_image(np.random.default_rng(seed), shape[2], shape[3])
-    return torch.from_numpy(pixels[..., ::-1].copy()).permute(2, 0, 1)[None].float()
+    return bgr_tensor(pixels)
 
 
 def load(spec: ModelSpec) -> LoadedModel:
@@ -72,22 +78,23 @@ def load(spec: ModelSpec) -> LoadedModel:
     if type(model).__name__ != "SOLOv2":
         raise DeployError(f"config '{name}' builds a {type(model).__name__}; the solo family converts SOLOv2 so far")
     shape = tuple(spec.input_shape or DEFAULT_SHAPE)
+    pre = cfgmod.preprocessing(cfg)
     make_inputs = (lambda seed: (shapes_image(shape, seed),)) if shapes else (lambda seed: (example_images(shape, seed),))
     return LoadedModel(
-        module=SOLOv2Graph(model.eval(), cfgmod.preprocessing(cfg)).eval(),
+        module=SOLOv2Graph(model.eval(), pre).eval(),
         input_names=["images"],
         outputs=[OutputSpec("masks", per_detection=True), OutputSpec("scores", per_detection=True),
                  OutputSpec("labels", per_detection=True)],
         make_inputs=make_inputs,
         exporter_reason="SOLOv2 traces with the legacy exporter; dynamo bakes CoordConv's linspace grid (rewrite linspace)",
-        preprocessing=cfgmod.preprocessing(cfg),
+        preprocessing=pre,
         # --option dynamic=true: any H and W (multiples of the pad divisor); SOLO's grids are fixed, so every
         # candidate count in the post-processing stays the same and only the mask maps change size
         dynamic_axes={"images": {2: "height", 3: "width"}, "masks": {0: "instances", 1: "height", 2: "width"},
                       "scores": {0: "instances"}, "labels": {0: "instances"}} if spec.options.get("dynamic") else None,
         other_shapes=[(shape[0], 3, shape[2] - 32, shape[3] + 32), (shape[0], 3, shape[2] + 64, shape[3] + 64)],
         make_inputs_at=(lambda seed, at: (shapes_image(at, seed),)) if shapes else (lambda seed, at: (example_images(at, seed),)),
-        framework_reference=lambda inputs: mmdet_predict(model, inputs[0], cfgmod.preprocessing(cfg)),
+        framework_reference=lambda inputs: mmdet_predict(model, inputs[0], pre),
         framework_name="MMDetection predict",
         input_from_rgb=rgb01_to_bgr255,
         to_detections=as_detections,

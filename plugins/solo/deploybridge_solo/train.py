@@ -43,8 +43,9 @@ def _sample(instances, size: int):
 
 def to_network(pixels_rgb: np.ndarray, normalise) -> torch.Tensor:
     """HxWx3 uint8 RGB -> 1x3xHxW normalised, fed as MMDetection feeds it (BGR 0-255, then the preprocessor)."""
-    bgr = torch.from_numpy(pixels_rgb[..., ::-1].copy()).permute(2, 0, 1)[None].float()
-    return normalise(bgr)
+    from deploybridge_solo.family import bgr_tensor
+
+    return normalise(bgr_tensor(pixels_rgb))
 
 
 def batch(rng, n: int, normalise):

@@ -1,7 +1,6 @@
 """SOLOv2 with post-processing in the graph: equal to MMDetection's own predict, and it converts and verifies."""
 import json
 
-import numpy as np
 import pytest
 
 pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
@@ -11,26 +10,11 @@ from deploybridge_solo.family import SHAPES_CHECKPOINT  # noqa: E402
 needs_checkpoint = pytest.mark.skipif(not SHAPES_CHECKPOINT.exists(), reason="no committed SOLOv2 shapes checkpoint yet")
 
 
-def _match(ref_masks, ref_labels, got_masks, got_labels):
-    """Greedy one-to-one matching by mask IoU within a class: list of (ref index, got index, IoU)."""
-    ref = ref_masks.reshape(len(ref_masks), -1).astype(np.float64)
-    got = got_masks.reshape(len(got_masks), -1).astype(np.float64)
-    inter = ref @ got.T
-    union = ref.sum(1)[:, None] + got.sum(1)[None, :] - inter
-    iou = np.where(union > 0, inter / np.maximum(union, 1), 0.0) * (ref_labels[:, None] == got_labels[None, :])
-    pairs, used = [], set()
-    for r in np.argsort(-iou.max(1, initial=0)):
-        g = int(np.argmax(np.where([j in used for j in range(len(got))], -1, iou[r]))) if len(got) else -1
-        if g >= 0 and iou[r, g] > 0:
-            used.add(g)
-            pairs.append((int(r), g, float(iou[r, g])))
-    return pairs
-
-
 @needs_checkpoint
 def test_graph_post_processing_equals_mmdetection_predict():
     import torch
 
+    from deploybridge.framework_parity import instance_parity
     from deploybridge.records import ModelSpec
     from deploybridge_mmdet.reference import mmdet_predict
     from deploybridge_solo.family import load
@@ -38,18 +22,16 @@ def test_graph_post_processing_equals_mmdetection_predict():
     loaded = load(ModelSpec(family="solo", model="solov2_shapes"))
     graph = loaded.module
     matched = total = 0
-    worst_iou, worst_score = 1.0, 0.0
+    worst_score = 0.0
     for seed in range(8):
         (images,) = loaded.make_inputs(seed)
         with torch.no_grad():
             masks, scores, labels = (t.numpy() for t in graph(images))
         ref = mmdet_predict(graph.model, images, loaded.preprocessing)
-        pairs = _match(ref["masks"], ref["labels"], masks, labels)
-        total += max(len(ref["scores"]), len(scores))
-        matched += sum(1 for _, _, iou in pairs if iou >= 0.95)
-        for r, g, iou in pairs:
-            worst_iou = min(worst_iou, iou)
-            worst_score = max(worst_score, abs(float(ref["scores"][r]) - float(scores[g])))
+        parity = instance_parity(ref, {"masks": masks, "scores": scores, "labels": labels})  # mask IoU >= 0.95
+        total += max(parity["framework_count"], parity["wrapper_count"])
+        matched += parity["matched"]
+        worst_score = max(worst_score, parity["max_score_deviation"])
     assert total >= 10, "the checkpoint finds almost nothing: the comparison proves little"
     assert matched / total >= 0.99, (matched, total)
     assert worst_score <= 1e-3, worst_score
