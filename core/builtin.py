@@ -1,6 +1,6 @@
 """The built-in plugin (owner name ``builtin``): the ONNX Runtime backend, the
-op-rewrite library in ``deploybridge.rewrites`` and the graph passes in
-``deploybridge.surgery``."""
+op-rewrite library in ``deploybridge.rewrites``, the graph passes in
+``deploybridge.surgery`` and the host NMS step (``deploybridge.host_nms``)."""
 from deploybridge import hookimpl
 
 
@@ -25,3 +25,10 @@ def deploy_register_graph_passes(register):
 
     for graph_pass in BUILTIN_PASSES:
         register(graph_pass)
+
+
+@hookimpl
+def deploy_register_host_ops(register):
+    from deploybridge.host_nms import HOST_OP
+
+    register(HOST_OP)

@@ -54,6 +54,18 @@ def deploy_register_backends(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def deploy_register_host_ops(register: Callable[[Any], None]) -> None:
+    """Register host steps (:class:`deploybridge.records.HostOp`).
+
+    Called when an artifact whose graph has ``deploybridge::<name>`` nodes is
+    built, verified or run: the graph is cut at those nodes into engine
+    segments and the host op runs in between, in the calling process (e.g.
+    NMS after ``--truncate-nms``, a family's post-processing kept out of the
+    engine).
+    """
+
+
+@hookspec
 def deploy_register_commands(app: Any) -> None:
     """Add commands to the ``deploy`` Typer ``app``.
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from deploybridge.records import HostOp
+
 
 def _corners(boxes: np.ndarray, center_point_box: int) -> np.ndarray:
     """[N, 4] as (y1, x1, y2, x2) with y1 <= y2 and x1 <= x2."""
@@ -53,3 +55,10 @@ def non_max_suppression(boxes, scores, max_output_boxes_per_class=None, iou_thre
             kept = greedy_nms(corners, scores[b, c], iou, limit, thr) if limit > 0 else np.zeros(0, np.int64)
             rows.append(np.stack([np.full_like(kept, b), np.full_like(kept, c), kept], axis=1))
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), np.int64)
+
+
+def _run(inputs: list, attributes: dict) -> list:
+    return [non_max_suppression(*inputs, center_point_box=int(attributes.get("center_point_box", 0)))]
+
+
+HOST_OP = HostOp("HostNonMaxSuppression", _run, "ONNX NonMaxSuppression in NumPy (what --truncate-nms leaves on the host)")

@@ -1,4 +1,10 @@
-"""Image files in and out of the artifact's input contract (float32 RGB in [0, 1], NCHW, fixed size)."""
+"""Image files in and out of an artifact's input contract.
+
+The default contract is torchvision's: float32 RGB in [0, 1], NCHW, resized to
+the artifact's size. An artifact whose manifest ``preprocessing`` says
+otherwise (MMDetection's: BGR as cv2 loads it, 0-255, resized keeping the
+aspect ratio, padded bottom-right) is fed that way; the graph normalises.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,16 +28,52 @@ def load_rgb(path: Path) -> np.ndarray:
         raise DeployError(f"{path} is not an image Pillow can read (PNG, JPEG, ...); give image files") from None
 
 
-def to_input(pixels: np.ndarray, shape) -> tuple[np.ndarray, tuple[float, float]]:
-    """Resize to the artifact's H x W; return the NCHW float input and the (sy, sx) factors back to the original."""
+def to_input(pixels: np.ndarray, shape, preprocessing: dict | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+    """Resize to the artifact's H x W as ``preprocessing`` says; return the NCHW float input and the (sy, sx)
+    factors from the resized image back to the original."""
     from PIL import Image
 
+    pre = preprocessing or {}
     h, w = int(shape[2]), int(shape[3])
     h0, w0 = pixels.shape[:2]
-    if (h0, w0) != (h, w):
-        pixels = np.array(Image.fromarray(pixels).resize((w, h), Image.BILINEAR))
-    x = (pixels.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
-    return np.ascontiguousarray(x), (h0 / h, w0 / w)
+    nh, nw = h, w
+    if (pre.get("resize") or {}).get("keep_ratio"):
+        factor = min(h / h0, w / w0)
+        nh, nw = min(h, max(1, round(h0 * factor))), min(w, max(1, round(w0 * factor)))
+    if (h0, w0) != (nh, nw):
+        pixels = np.array(Image.fromarray(pixels).resize((nw, nh), Image.BILINEAR))
+    canvas = np.zeros((h, w, 3), np.float32)  # padded bottom-right with zeros, as MMDetection pads
+    canvas[:nh, :nw] = pixels
+    if pre.get("loaded_channel_order") == "BGR":
+        canvas = canvas[..., ::-1]
+    if not str(pre.get("value_range", "")).startswith("0-255"):
+        canvas = canvas / 255.0
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), (h0 / nh, w0 / nw)
+
+
+def boxes_of(masks: np.ndarray) -> np.ndarray:
+    """x1, y1, x2, y2 around each (N, H, W) mask; zeros for an empty one."""
+    boxes = np.zeros((len(masks), 4), np.float32)
+    for k, mask in enumerate(masks):
+        ys, xs = np.nonzero(mask)
+        if len(xs):
+            boxes[k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+    return boxes
+
+
+def as_detections(out: dict) -> dict:
+    """Outputs as boxes, scores, labels and N x 1 x H x W float masks: boxes drawn around masks when a model
+    predicts masks only (SOLO), per-instance (N, H, W) masks given their channel axis."""
+    out = dict(out)
+    masks = out.get("masks")
+    if masks is not None:
+        masks = np.asarray(masks)
+        if masks.ndim == 3:
+            masks = masks[:, None]
+        out["masks"] = masks.astype(np.float32)
+        if "boxes" not in out:
+            out["boxes"] = boxes_of(masks[:, 0] > 0.5)
+    return out
 
 
 def detections_to_original(out: dict, scale: tuple[float, float], size: tuple[int, int]) -> dict:

@@ -12,7 +12,7 @@ from deploybridge.records import LoadedModel, ModelSpec
 def build_manifest(*, spec: ModelSpec, loaded: LoadedModel, model: Any, onnx_path: Path, owner: str, backend: Any,
                    opts: Any, export_info: Any, reason: str, rewrites: Any, passes: Sequence[str],
                    engine_files: Sequence[str], seeds: Sequence[int], verification: Any, evaluation: Any,
-                   versions: dict) -> dict:
+                   versions: dict, host_ops: Any = None) -> dict:
     from deploybridge import segments
 
     sig = onnx_io.signature(model)
@@ -32,7 +32,7 @@ def build_manifest(*, spec: ModelSpec, loaded: LoadedModel, model: Any, onnx_pat
         "rewrites": rewrites.to_json(),
         "export_warnings": export_info.triage,
         "passes": list(passes),
-        "segments": segments.describe(model),  # None: one engine; else engine segments and host steps in order
+        "segments": segments.describe(model, host_ops),  # None: one engine; else engine segments and host steps in order
         "backend": {"name": backend.name, "files": list(engine_files), "options": dict(opts.backend_options)},
         "task": loaded.task,
         "categories": list(loaded.categories) if loaded.categories else None,

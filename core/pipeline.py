@@ -202,6 +202,9 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             seeds = seeds_for(spec, opts.num_inputs)
             reference(seeds[0])  # fails early, with the input shape in the message, if the model rejects it
         exporter = opts.exporter or loaded.default_exporter
+        if exporter not in loaded.exporters:
+            raise DeployError(f"this {family.name} model exports with the {' or '.join(loaded.exporters)} exporter only"
+                              f" ({loaded.exporter_reason}); drop --exporter {exporter}")
         reason = "chosen with --exporter" if opts.exporter else loaded.exporter_reason
         onnx_path = tmp / artifact.MODEL
         with timed("export"):
@@ -236,7 +239,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
                 if any(p.name == "to_fp16" for p in selected):
                     floor = noise.as_float16(floor)
                 tolerances = noise.tolerances_from_floor(loaded.outputs, floor, tolerances)
-            runner = segments.load(backend, tmp, {}, dict(opts.backend_options))
+            runner = segments.load(backend, tmp, {}, dict(opts.backend_options), host.host_ops())
             verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
                                   loaded.task, opts.task_tolerances)
             verify_other_shapes(verification, loaded, reference, runner, tolerances, seeds[0], opts.task_tolerances)
@@ -256,7 +259,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             spec=spec, loaded=loaded, model=model, onnx_path=onnx_path, owner=family.owner, backend=backend, opts=opts,
             export_info=info, reason=reason, rewrites=applied_rewrites, passes=[p.name for p in selected],
             engine_files=engine_files, seeds=seeds, verification=verification, evaluation=evaluation,
-            versions=versions(host, family.owner, backend),
+            versions=versions(host, family.owner, backend), host_ops=host.host_ops(),
         )
         manifest["framework_parity"] = framework
         report = {
@@ -312,7 +315,7 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     else:
         tolerances = tolerances_for(loaded.outputs, tolerance)
     options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
-    runner = segments.load(backend, Path(folder), manifest, options)
+    runner = segments.load(backend, Path(folder), manifest, options, host.host_ops())
     seeds = manifest["verification"]["seeds"]
     verification = verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input,
                           manifest.get("task"), {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})})

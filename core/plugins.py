@@ -32,6 +32,7 @@ REGISTRATION_HOOKS = {
     "deploy_register_rewrites": "rewrite",
     "deploy_register_graph_passes": "graph pass",
     "deploy_register_backends": "backend",
+    "deploy_register_host_ops": "host op",
 }
 
 
@@ -176,6 +177,9 @@ class Host:
 
     def backends(self) -> dict[str, Any]:
         return self.collect("deploy_register_backends")
+
+    def host_ops(self) -> dict[str, Any]:
+        return self.collect("deploy_register_host_ops")
 
     def provided_by(self, plugin: str) -> dict[str, list[str]]:
         """What ``plugin`` registered, by kind."""

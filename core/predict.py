@@ -10,24 +10,30 @@ from deploybridge.errors import DeployError
 
 
 def artifact_predictor(folder: Path, backend_name: str | None = None, options: Mapping[str, Any] | None = None):
-    """Return (manifest, predict) where ``predict(pixels HxWx3 uint8) -> detections at the image's own size``."""
+    """Return (manifest, predict) where ``predict(pixels HxWx3 uint8) -> detections at the image's own size``: fed
+    as the manifest's ``preprocessing`` says, read by :func:`deploybridge.images.as_detections`."""
     from deploybridge import artifact, segments
-    from deploybridge.images import detections_to_original, to_input
+    from deploybridge.images import as_detections, detections_to_original, to_input
     from deploybridge.pipeline import resolve_backend
     from deploybridge.plugins import Host
 
     manifest = artifact.read_manifest(folder)
-    if manifest.get("task") != "detection":
+    outputs = {o["name"] for o in manifest["outputs"]}
+    if manifest.get("task") != "detection" and not {"masks", "scores", "labels"} <= outputs:
         raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")
-    backend = resolve_backend(Host(only=["builtin"]) if (backend_name or manifest["backend"]["name"]) == "onnxruntime" else Host(),
-                              backend_name or manifest["backend"]["name"])
-    runner: Callable[[dict], dict] = segments.load(backend, Path(folder), manifest, {**manifest["backend"].get("options", {}), **(options or {})})
+    name = backend_name or manifest["backend"]["name"]
+    # plugins are loaded only when the artifact needs one: a non-built-in backend or a plugin's host step
+    plugin_steps = [s for s in manifest.get("segments") or [] if s["kind"] == "host" and s.get("owner") not in (None, "builtin")]
+    host = Host(only=["builtin"]) if name == "onnxruntime" and not plugin_steps else Host()
+    backend = resolve_backend(host, name)
+    runner: Callable[[dict], dict] = segments.load(backend, Path(folder), manifest, {**manifest["backend"].get("options", {}), **(options or {})},
+                                                   host.host_ops())
     shape = manifest["inputs"][0]["shape"]
     name = manifest["inputs"][0]["name"]
 
     def predict(pixels: np.ndarray) -> dict:
-        x, scale = to_input(pixels, shape)
-        return detections_to_original(runner({name: x}), scale, pixels.shape[:2])
+        x, scale = to_input(pixels, shape, manifest.get("preprocessing"))
+        return detections_to_original(as_detections(runner({name: x})), scale, pixels.shape[:2])
 
     return manifest, predict
 

@@ -86,6 +86,7 @@ class LoadedModel:
     make_inputs: Callable[[int], tuple]  # seed -> example input tensors (deterministic)
     default_exporter: str = "legacy"
     exporter_reason: str = ""
+    exporters: Sequence[str] = ("legacy", "dynamo")  # those this model can be exported with; others are refused
     dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
     # with dynamic_axes: more input shapes verification runs at, so a size baked into the graph is caught
     other_shapes: Sequence[tuple[int, ...]] = ()
@@ -180,6 +181,23 @@ class GraphPass:
     order: int = 100
     families: Sequence[str] = ()  # empty: opt-in by name only
     backends: Sequence[str] = ()
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class HostOp:
+    """A step an artifact runs on the host, between or after its engine segments.
+
+    ``name`` is the ONNX op type of the node that stands for it in the artifact's
+    graph (domain ``deploybridge``). ``run(inputs, attributes)`` gets the node's
+    inputs as NumPy arrays (None for an empty input name) and its attributes as
+    a dict, and returns one array per node output.
+    """
+
+    name: str
+    run: Callable[[list, dict], list]
+    description: str = ""
+    order: int = 100
     owner: str = ""
 
 

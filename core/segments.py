@@ -1,10 +1,13 @@
-"""Artifacts whose graph has host steps (``deploybridge::HostNonMaxSuppression``): cut into engine segments.
+"""Artifacts whose graph has host steps (``deploybridge::<HostOp>`` nodes): cut into engine segments.
 
 ``model.onnx`` keeps the whole computation (inspectable, one file to verify
 against). At build time it is cut at the host nodes: every node gets a stage,
 the largest stage of its inputs' producers, plus one after a host node; the
 nodes of one stage form an engine segment (``segments/<k>/model.onnx``, built
-by the backend like any model), and host nodes of stage k run after segment k.
+by the backend like any model), and host nodes of stage k run after segment k,
+each by the :class:`~deploybridge.records.HostOp` registered under its op type
+(``HostNonMaxSuppression`` is built in; family plugins add their own, e.g. the
+solo plugin's post-processing).
 The runner keeps every produced tensor by name, feeds each step what it needs
 and returns the declared outputs, so callers see one ``dict -> dict`` runner.
 """
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from deploybridge.errors import DeployError
 from deploybridge.surgery.nms import HOST_DOMAIN, HOST_NMS
 
 SEGMENTS = "segments"
@@ -100,7 +104,7 @@ def _wire(steps: list[Step], graph) -> None:
         needed_later = (needed_later - produced) | reads
 
 
-def describe(model) -> list[dict] | None:
+def describe(model, host_ops: Mapping[str, Any] | None = None) -> list[dict] | None:
     """The execution plan for the manifest: engine segments (file, tensor counts) and host steps; None without host steps."""
     if not has_host_steps(model):
         return None
@@ -111,8 +115,10 @@ def describe(model) -> list[dict] | None:
                          "inputs": step.inputs, "outputs": step.outputs})
             k += 1
         else:
-            rows.append({"kind": "host", "op": step.host.op_type.removeprefix("Host"), "node": step.host.name,
-                         "inputs": step.inputs, "outputs": step.outputs, "implementation": "deploybridge.host_nms (NumPy)"})
+            op = (host_ops or {}).get(step.host.op_type)
+            rows.append({"kind": "host", "op": step.host.op_type, "node": step.host.name, "inputs": step.inputs,
+                         "outputs": step.outputs, "owner": op.owner if op else None,
+                         "implementation": op.description if op else None})
     return rows
 
 
@@ -164,12 +170,30 @@ def build(backend, onnx_path: Path, out_dir: Path, options: Mapping[str, Any]) -
     return files
 
 
-def load(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[str, Any]) -> Callable[[dict], dict]:
-    """A ``dict -> dict`` runner for the artifact in ``folder``, host steps included."""
+def _attributes(node) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def host_op_for(node, host_ops: Mapping[str, Any]):
+    if node.op_type in host_ops:
+        return host_ops[node.op_type]
+    raise DeployError(f"the artifact needs host op '{node.op_type}', which no loaded plugin provides; install the plugin"
+                      f" that made the artifact (manifest 'plugin') and check `deploy plugins`")
+
+
+def load(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[str, Any],
+         host_ops: Mapping[str, Any] | None = None) -> Callable[[dict], dict]:
+    """A ``dict -> dict`` runner for the artifact in ``folder``, host steps included (``host_ops``: by op type;
+    default the built-in ones)."""
     import onnx
     from onnx import numpy_helper
 
-    from deploybridge.host_nms import non_max_suppression
+    if host_ops is None:
+        from deploybridge.host_nms import HOST_OP
+
+        host_ops = {HOST_OP.name: HOST_OP}
 
     folder = Path(folder)
     if not (folder / SEGMENTS).is_dir():
@@ -182,6 +206,7 @@ def load(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[st
     engines = [s for s in steps if s.host is None]  # built into segments/0, segments/1, ... in this order
     runners = {id(s): backend.load(folder / SEGMENTS / str(k), manifest, options) for k, s in enumerate(engines)}
     final = [o.name for o in model.graph.output]
+    hosted = {id(s): (host_op_for(s.host, host_ops), _attributes(s.host)) for s in steps if s.host is not None}
 
     def run(inputs: dict) -> dict:
         env = {**constants, **inputs}
@@ -189,9 +214,9 @@ def load(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[st
             if step.host is None:
                 env.update(runners[id(step)]({n: env[n] for n in step.inputs}))
             else:
-                attrs = {a.name: a.i for a in step.host.attribute}
-                args = [env[n] if n else None for n in step.inputs]
-                env[step.outputs[0]] = non_max_suppression(*args, center_point_box=attrs.get("center_point_box", 0))
+                op, attributes = hosted[id(step)]
+                results = op.run([env[n] if n else None for n in step.inputs], attributes)
+                env.update(zip(step.outputs, results))
         return {n: env[n] for n in final}
 
     return run

@@ -1,5 +1,5 @@
-"""deploybridge plugin ``solo``: SOLOv2 from MMDetection 3.x with its post-processing in the graph (issue 11, in
-progress), the project's small SOLOv2 shapes config and its training script (``python -m deploybridge_solo.train``)."""
+"""deploybridge plugin ``solo``: SOLOv2 from MMDetection 3.x with its post-processing in the graph or on the host,
+the project's small SOLOv2 shapes config and its training script (``python -m deploybridge_solo.train``)."""
 from deploybridge import hookimpl
 
 
@@ -10,3 +10,10 @@ def deploy_register_families(register):
     from deploybridge_solo.family import load
 
     register(Family(name="solo", load=load, description="SOLOv2 (MMDetection configs; default: the shapes model)"))
+
+
+@hookimpl
+def deploy_register_host_ops(register):
+    from deploybridge_solo.host import HOST_OP
+
+    register(HOST_OP)

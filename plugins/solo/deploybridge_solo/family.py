@@ -1,4 +1,5 @@
-"""The ``solo`` family: SOLOv2 from an MMDetection config, post-processing in the graph (deploybridge_solo.graph)."""
+"""The ``solo`` family: SOLOv2 from an MMDetection config, post-processing in the graph (deploybridge_solo.graph)
+or on the host (``--option placement=host``, deploybridge_solo.host)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,18 +11,8 @@ HERE = Path(__file__).parent
 SHAPES_CONFIG = HERE / "configs" / "solov2_shapes.py"
 SHAPES_CHECKPOINT = HERE / "checkpoints" / "solov2_shapes.pth"
 DEFAULT_SHAPE = (1, 3, 192, 192)
-
-
-def boxes_of(masks):
-    """x1, y1, x2, y2 around each mask (SOLO predicts masks only; MMDetection 3 leaves its boxes zero)."""
-    import numpy as np
-
-    boxes = np.zeros((len(masks), 4), np.float32)
-    for k, mask in enumerate(masks):
-        ys, xs = np.nonzero(mask)
-        if len(xs):
-            boxes[k] = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
-    return boxes
+# graph: post-processing inside the engine (fixed size); host: the engine ends at the head, deploybridge_solo.host
+PLACEMENTS = ("graph", "host")
 
 
 def rgb01_to_bgr255(x):
@@ -35,9 +26,9 @@ def as_detections(out: dict) -> dict:
     """masks/scores/labels (0-based classes) as boxes, scores, category ids (1-based) and N x 1 x H x W masks."""
     import numpy as np
 
-    masks = np.asarray(out["masks"])
-    return {"boxes": boxes_of(masks), "scores": out["scores"], "labels": np.asarray(out["labels"]) + 1,
-            "masks": masks[:, None].astype(np.float32)}
+    from deploybridge.images import as_detections as detections
+
+    return {**detections(out), "labels": np.asarray(out["labels"]) + 1}
 
 
 def bgr_tensor(pixels_rgb):
@@ -55,6 +46,12 @@ def shapes_image(shape, seed: int):
 
     pixels, _ = shapes.make_image(np.random.default_rng(seed), shape[2], shape[3])
     return bgr_tensor(pixels)
+
+
+def shapes_categories():
+    from deploybridge.datasets.shapes import CATEGORIES
+
+    return CATEGORIES
 
 
 def load(spec: ModelSpec) -> LoadedModel:
@@ -79,14 +76,19 @@ def load(spec: ModelSpec) -> LoadedModel:
         raise DeployError(f"config '{name}' builds a {type(model).__name__}; the solo family converts SOLOv2 so far")
     shape = tuple(spec.input_shape or DEFAULT_SHAPE)
     pre = cfgmod.preprocessing(cfg)
+    placement = str(spec.options.get("placement", "graph"))
+    if placement not in PLACEMENTS:
+        raise DeployError(f"--option placement={placement}: choose one of {', '.join(PLACEMENTS)}")
     make_inputs = (lambda seed: (shapes_image(shape, seed),)) if shapes else (lambda seed: (example_images(shape, seed),))
     return LoadedModel(
-        module=SOLOv2Graph(model.eval(), pre).eval(),
+        module=SOLOv2Graph(model.eval(), pre, placement).eval(),
         input_names=["images"],
         outputs=[OutputSpec("masks", per_detection=True), OutputSpec("scores", per_detection=True),
                  OutputSpec("labels", per_detection=True)],
         make_inputs=make_inputs,
-        exporter_reason="SOLOv2 traces with the legacy exporter; dynamo bakes CoordConv's linspace grid (rewrite linspace)",
+        exporter_reason=("SOLOv2 traces with the legacy exporter; dynamo bakes CoordConv's linspace grid (rewrite linspace)"
+                         + ("; the host step is a legacy-exporter symbolic" if placement == "host" else "")),
+        exporters=("legacy",) if placement == "host" else ("legacy", "dynamo"),
         preprocessing=pre,
         # --option dynamic=true: any H and W (multiples of the pad divisor); SOLO's grids are fixed, so every
         # candidate count in the post-processing stays the same and only the mask maps change size
@@ -96,6 +98,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         make_inputs_at=(lambda seed, at: (shapes_image(at, seed),)) if shapes else (lambda seed, at: (example_images(at, seed),)),
         framework_reference=lambda inputs: mmdet_predict(model, inputs[0], pre),
         framework_name="MMDetection predict",
+        categories=list(shapes_categories()) if shapes else None,  # labels are 0-based class indices
         input_from_rgb=rgb01_to_bgr255,
         to_detections=as_detections,
     )

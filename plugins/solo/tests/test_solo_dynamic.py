@@ -16,8 +16,9 @@ def _convert(cli, out, *flags):
     return result, checks
 
 
-def test_legacy_dynamic_hw_verified_at_three_sizes(cli, tmp_path):
-    result, checks = _convert(cli, tmp_path / "a", "--opset", "11")
+@pytest.mark.parametrize("placement", ["graph", "host"])
+def test_legacy_dynamic_hw_verified_at_three_sizes(cli, tmp_path, placement):
+    result, checks = _convert(cli, tmp_path / "a", "--opset", "11", "--option", f"placement={placement}")
     assert result.code == 0, result.err
     sizes = {tuple(c["input_shape"][2:]) if c["input_shape"] else (192, 192) for c in checks}
     assert sizes == {(192, 192), (160, 224), (256, 256)} and all(c["passed"] for c in checks)
@@ -31,3 +32,9 @@ def test_dynamo_bakes_the_grid_without_the_linspace_rewrite_and_verification_cat
     assert bad.code == 1, bad.err
     failed = [c for c in checks if not c["passed"]]
     assert failed and all(c["input_shape"] for c in failed)  # the export size passes; the other sizes do not
+
+
+def test_host_placement_refuses_dynamo_in_one_line(cli, tmp_path):
+    result, _ = _convert(cli, tmp_path / "d", "--exporter", "dynamo", "--option", "placement=host")
+    assert result.code == 2 and "legacy exporter only" in result.err and "Traceback" not in result.err
+    assert not (tmp_path / "d").exists()

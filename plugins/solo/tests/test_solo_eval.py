@@ -9,9 +9,11 @@ from deploybridge_solo.family import SHAPES_CHECKPOINT  # noqa: E402
 
 
 @pytest.mark.skipif(not SHAPES_CHECKPOINT.exists(), reason="no committed SOLOv2 shapes checkpoint yet")
-def test_mask_ap_delta_on_shapes(cli, tmp_path):
+@pytest.mark.parametrize("placement", ["graph", "host"])
+def test_mask_ap_delta_on_shapes(cli, tmp_path, placement):
     out = tmp_path / "solo"
-    result = cli("convert", "--plugin", "solo", "--model", "solov2_shapes", "--eval", "shapes", "--out", out)
+    result = cli("convert", "--plugin", "solo", "--model", "solov2_shapes", "--option", f"placement={placement}",
+                 "--eval", "shapes", "--out", out)
     assert result.code == 0, result.err
     evaluation = json.loads((out / "manifest.json").read_text())["evaluation"]
     assert evaluation["passed"] and abs(evaluation["delta"]["onnxruntime:mask_ap"]) <= 0.001
