@@ -7,6 +7,7 @@ the choice is recorded in the manifest.
 from __future__ import annotations
 
 import io
+import re
 import time
 import warnings
 from contextlib import redirect_stderr
@@ -29,7 +30,8 @@ class ExportInfo:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch colours some messages for terminals
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
@@ -46,8 +48,9 @@ def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, o
                 translation_table: dict | None = None) -> ExportInfo:
     import torch
 
-    if exporter not in EXPORTERS:
-        raise DeployError(f"unknown exporter '{exporter}'; choose one of: {', '.join(EXPORTERS)}")
+    known = (*EXPORTERS, *loaded.extra_exporters)
+    if exporter not in known:
+        raise DeployError(f"unknown exporter '{exporter}'; choose one of: {', '.join(known)}")
     kwargs = dict(
         input_names=list(loaded.input_names),
         output_names=loaded.output_names,
@@ -58,7 +61,9 @@ def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, o
         warnings.simplefilter("always")
         try:
             with torch.no_grad():
-                if exporter == "legacy":
+                if exporter in loaded.extra_exporters:
+                    loaded.extra_exporters[exporter](inputs, path, opset)
+                elif exporter == "legacy":
                     torch.onnx.export(
                         loaded.module, inputs, str(path), dynamo=False,
                         dynamic_axes=dict(loaded.dynamic_axes or {}), do_constant_folding=True, **kwargs,
@@ -70,7 +75,7 @@ def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, o
         except DeployError:
             raise
         except Exception as exc:
-            other = "dynamo" if exporter == "legacy" else "legacy"
+            other = "dynamo" if exporter == "legacy" else "legacy"  # for a family's own exporter: the built-in one
             raise DeployError(f"{exporter} exporter failed at opset {opset}: {_first_line(exc)}; try --exporter {other} or another --opset") from exc
     seen: dict[tuple[str, str], dict] = {}
     for w in caught:

@@ -202,7 +202,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             seeds = seeds_for(spec, opts.num_inputs)
             reference(seeds[0])  # fails early, with the input shape in the message, if the model rejects it
         exporter = opts.exporter or loaded.default_exporter
-        if exporter not in loaded.exporters:
+        if exporter in export.EXPORTERS and exporter not in loaded.exporters:
             raise DeployError(f"this {family.name} model exports with the {' or '.join(loaded.exporters)} exporter only"
                               f" ({loaded.exporter_reason}); drop --exporter {exporter}")
         reason = "chosen with --exporter" if opts.exporter else loaded.exporter_reason

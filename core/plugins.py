@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -94,8 +95,11 @@ class Host:
     def _load_entry_points(self, only: list[str] | None) -> None:
         selected = only if only is not None else _csv_env("DEPLOYBRIDGE_PLUGINS")
         disabled = set(_csv_env("DEPLOYBRIDGE_DISABLE_PLUGINS") or [])
+        entry_points = list(metadata.entry_points(group=GROUP))
+        if selected is not None:
+            selected = with_required_plugins(selected, entry_points)
         found = {}
-        for ep in metadata.entry_points(group=GROUP):
+        for ep in entry_points:
             dist = getattr(ep, "dist", None)
             version = dist.version if dist else None
             source = f"entry point {ep.value} ({dist.name if dist else '?'})"
@@ -189,6 +193,32 @@ class Host:
             if names:
                 out[kind] = names
         return out
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def with_required_plugins(names: Iterable[str], entry_points: list) -> list[str]:
+    """``names`` plus the plugins their distributions require, transitively: selecting ``solo`` (deploybridge-solo
+    requires deploybridge-mmdet) loads ``mmdet`` too, so the rewrites and host steps solo's models rely on are there."""
+    by_dist = {}
+    for ep in entry_points:
+        if getattr(ep, "dist", None):
+            by_dist.setdefault(_normalised(ep.dist.name), []).append(ep)
+    by_name = {ep.name: ep for ep in entry_points}
+    chosen, todo = list(names), list(names)
+    while todo:
+        ep = by_name.get(todo.pop())
+        for requirement in (ep.dist.requires or []) if ep is not None and getattr(ep, "dist", None) else []:
+            if ";" in requirement and "extra" in requirement.split(";", 1)[1]:
+                continue  # an optional extra is not a dependency
+            dist = _normalised(re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0])
+            for dep in by_dist.get(dist, []):
+                if dep.name not in chosen:
+                    chosen.append(dep.name)
+                    todo.append(dep.name)
+    return chosen
 
 
 def _dist_version(name: str) -> str | None:

@@ -87,6 +87,9 @@ class LoadedModel:
     default_exporter: str = "legacy"
     exporter_reason: str = ""
     exporters: Sequence[str] = ("legacy", "dynamo")  # those this model can be exported with; others are refused
+    # exporters the family adds (name -> fn(inputs, onnx_path, opset)), e.g. the solo family's "mmdeploy": fn writes an
+    # ONNX file whose inputs and outputs are the declared ones; the family's rewrites for it name it in `exporters`
+    extra_exporters: Mapping[str, Callable[[tuple, Any, int], None]] = field(default_factory=dict)
     dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
     # with dynamic_axes: more input shapes verification runs at, so a size baked into the graph is caught
     other_shapes: Sequence[tuple[int, ...]] = ()
@@ -120,10 +123,10 @@ class Family:
     owner: str = ""
 
 
-# which exporters each rewrite kind can act on
+# which exporters each rewrite kind can act on ("*": any, including a family's own, e.g. mmdeploy)
 REWRITE_KINDS = {
-    "function": ("legacy", "dynamo"),
-    "module": ("legacy", "dynamo"),
+    "function": ("*",),
+    "module": ("*",),
     "symbolic": ("legacy",),
     "dynamo": ("dynamo",),
 }
@@ -167,7 +170,8 @@ class Rewrite:
     families: Sequence[str] = ()  # empty: every family; a plugin's rewrites for its own models name them
 
     def applies(self, exporter: str, opset: int) -> bool:
-        return (exporter in self.exporters and exporter in REWRITE_KINDS.get(self.kind, ())
+        kinds = REWRITE_KINDS.get(self.kind, ())
+        return (exporter in self.exporters and (exporter in kinds or "*" in kinds)
                 and self.opsets[0] <= opset <= self.opsets[1])
 
 

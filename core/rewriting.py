@@ -119,6 +119,10 @@ def _python_patch(rw: Rewrite, applied: Applied, stack: ExitStack) -> None:
     except (ImportError, AttributeError) as exc:
         raise _unresolved(rw, exc) from None
     replacement = rw.replacement(current) if rw.wrap else rw.replacement
+    if not callable(replacement):  # a module-level value (a registry, a table): swapped in, nothing to count
+        applied.calls[rw.name] = None
+        stack.enter_context(_patched(owner, attr, replacement))
+        return
     applied.calls[rw.name] = 0
     stack.enter_context(_patched(owner, attr, _counted(replacement, applied.calls, rw.name)))
 

@@ -13,6 +13,10 @@ from importlib import metadata
 from deploybridge.errors import DeployError
 
 PACKAGES = {"mmengine": "0.10.7", "mmcv-lite": "2.1.0", "mmdet": "3.3.0"}
+# MMDeploy, the peer exporter (`--exporter mmdeploy`): installed without its dependencies, since its protobuf<=3.20.2
+# pin would downgrade onnx; these are the ones it really imports
+MMDEPLOY = {"mmdeploy": "1.3.1"}
+MMDEPLOY_NEEDS = ("aenum", "grpcio", "multiprocess", "prettytable", "dill", "wcwidth")
 
 
 def installed(name: str) -> str | None:
@@ -27,6 +31,27 @@ def missing() -> dict[str, str]:
     return {n: v for n, v in PACKAGES.items() if installed(n) != v}
 
 
+def _pip(args: list[str], quiet: bool) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *(["-q"] if quiet else []), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()][-1:] or ["(no output)"]
+        raise DeployError(f"pip could not install {', '.join(a for a in args if not a.startswith('-'))}: {last[0][:200]}")
+
+
+def install_mmdeploy(quiet: bool = False) -> list[str]:
+    """MMDetection (if missing), then MMDeploy --no-deps and the modules it imports; return what was installed."""
+    done = install_mmdet(quiet)
+    if installed("mmdeploy") != MMDEPLOY["mmdeploy"]:
+        _pip(["--no-deps", *(f"{n}=={v}" for n, v in MMDEPLOY.items())], quiet)
+        done.append(f"mmdeploy=={MMDEPLOY['mmdeploy']} (--no-deps)")
+    needs = [n for n in MMDEPLOY_NEEDS if not installed(n)]
+    if needs:
+        _pip(needs, quiet)
+        done += needs
+    return done
+
+
 def install_mmdet(quiet: bool = False) -> list[str]:
     """Install what is missing; return what was installed (empty: already there)."""
     todo = missing()
@@ -36,11 +61,7 @@ def install_mmdet(quiet: bool = False) -> list[str]:
         raise DeployError(f"mmcv {installed('mmcv')} is installed; mmdet 3.3.0 needs mmcv < 2.2: pip uninstall mmcv, then re-run")
     torch_before = installed("torch")
     pins = [f"{n}=={v}" for n, v in todo.items()] + ([f"torch=={torch_before}"] if torch_before else [])
-    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *(["-q"] if quiet else []), *pins]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()][-1:] or ["(no output)"]
-        raise DeployError(f"pip could not install {', '.join(pins)}: {last[0][:200]}")
+    _pip(pins, quiet)
     if installed("torch") != torch_before:
         raise DeployError(f"installing mmdet changed torch from {torch_before} to {installed('torch')}; reinstall torch=={torch_before}")
     return [f"{n}=={v}" for n, v in todo.items()]

@@ -30,7 +30,37 @@ def use_delta2bbox(original):
     return decode
 
 
+def legacy_exporter(original):
+    """MMDeploy 1.3.1 calls torch.onnx.export without ``dynamo=``; torch 2.14 then takes the dynamo exporter, which
+    rejects MMDeploy's symbolic rewrites. The TorchScript-based exporter it was written for, as before."""
+
+    def export(*args, **kwargs):
+        kwargs.setdefault("dynamo", False)
+        return original(*args, **kwargs)
+
+    return export
+
+
+def fx_wrap_list(original):
+    """MMDeploy 1.3.1 imported torch.fx's ``_wrapped_fns_to_patch`` when it was a list of (globals, name); it is now a
+    dict keyed by (id(globals), name), and MMDeploy's rewrite context pops it with ``pop(-1)`` (KeyError: -1) when a
+    function got fx-wrapped during the export. While MMDeploy runs it sees a list of the same pairs; torch's own dict
+    is not touched."""
+    return [(globals_, name) for (_, name), globals_ in original.items()] if isinstance(original, dict) else original
+
+
+MMDEPLOY_REWRITER = "mmdeploy.core.rewriters.function_rewriter"
+
 REWRITES = [
+    Rewrite(name="mmdeploy_legacy_exporter", kind="function", target="torch.onnx.export", replacement=legacy_exporter,
+            wrap=True, why="MMDeploy 1.3.1 calls torch.onnx.export without dynamo=False; on torch 2.14 that means the dynamo"
+                " exporter, which ignores MMDeploy's symbolics; the legacy exporter, as MMDeploy expects",
+            exporters=("mmdeploy",), families=MMDET_FAMILIES),
+    Rewrite(name="mmdeploy_fx_wrap_list", kind="function", target=f"{MMDEPLOY_REWRITER}._wrapped_fns_to_patch",
+            replacement=fx_wrap_list, wrap=True,
+            why="MMDeploy 1.3.1 treats torch.fx's _wrapped_fns_to_patch (a dict since torch 2.x) as a list and pops it"
+                " with pop(-1) (KeyError: -1); it gets a list of the same entries while it runs",
+            exporters=("mmdeploy",), families=MMDET_FAMILIES),
     Rewrite(name="mmdet_onnx_delta2bbox", kind="function", target=f"{CODER}.onnx_delta2bbox", replacement=use_delta2bbox,
             wrap=True, why="mmdet 3.3's export-only box decoder imports mmdet.core (gone since 3.0), and delta2bbox's in-place strided"
                 " clamps are lost by the legacy exporter; delta2bbox unclipped, then an out-of-place clip",

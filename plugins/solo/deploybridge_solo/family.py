@@ -48,6 +48,15 @@ def shapes_image(shape, seed: int):
     return bgr_tensor(pixels)
 
 
+def mmdeploy_export(model, pre: dict, inputs: tuple, path, opset: int, dynamic: bool) -> None:
+    """--exporter mmdeploy: MMDeploy's own SOLO conversion, given this family's input and outputs."""
+    from deploybridge_mmdet import mmdeploy_export as peer
+
+    peer.run_mmdeploy(model, inputs[0], path, opset, dynamic)
+    cfg = model.mask_head.test_cfg
+    peer.solo_declared_outputs(path, pre, float(cfg.filter_thr), float(cfg.mask_thr), "images")
+
+
 def shapes_categories():
     from deploybridge.datasets.shapes import CATEGORIES
 
@@ -97,6 +106,8 @@ def load(spec: ModelSpec) -> LoadedModel:
         other_shapes=[(shape[0], 3, shape[2] - 32, shape[3] + 32), (shape[0], 3, shape[2] + 64, shape[3] + 64)],
         make_inputs_at=(lambda seed, at: (shapes_image(at, seed),)) if shapes else (lambda seed, at: (example_images(at, seed),)),
         framework_reference=lambda inputs: mmdet_predict(model, inputs[0], pre),
+        extra_exporters={"mmdeploy": lambda inputs, path, opset: mmdeploy_export(model, pre, inputs, path, opset,
+                                                                                bool(spec.options.get("dynamic")))},
         framework_name="MMDetection predict",
         categories=list(shapes_categories()) if shapes else None,  # labels are 0-based class indices
         input_from_rgb=rgb01_to_bgr255,

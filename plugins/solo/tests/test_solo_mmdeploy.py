@@ -1,0 +1,99 @@
+"""--exporter mmdeploy: MMDeploy 1.3.1's own SOLOv2 conversion on torch 2.14, with the mmdet plugin's two scoped fixes,
+held to the same verifier as the native path."""
+import json
+import sys
+
+import pytest
+
+pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
+pytest.importorskip("mmdeploy", reason="MMDeploy not installed here: run `deploy install mmdeploy`")
+
+from deploybridge_solo.family import SHAPES_CHECKPOINT  # noqa: E402
+
+needs_checkpoint = pytest.mark.skipif(not SHAPES_CHECKPOINT.exists(), reason="no committed SOLOv2 shapes checkpoint yet")
+
+
+def _convert(cli, out, *flags):
+    result = cli("convert", "--plugin", "solo", "--model", "solov2_shapes", "--exporter", "mmdeploy", *flags, "--out", out)
+    manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
+    return result, manifest
+
+
+@needs_checkpoint
+def test_mmdeploy_converts_and_the_verifier_finds_where_it_differs_from_mmdetection(cli, tmp_path):
+    result, manifest = _convert(cli, tmp_path / "m", "--opset", "11")
+    # MMDeploy's SOLOv2 rewrite keeps one class per grid point (torch.max over classes); MMDetection's predict keeps
+    # every (point, class) pair over score_thr, so matrix NMS sees other candidates: measured 24/23/29 instances
+    # against MMDetection's 31/34/47. The artifact is written and verification fails it, loudly (exit 1).
+    assert result.code == 1, result.err
+    assert "does NOT match" in result.err + result.out
+    assert manifest["export"]["exporter"] == "mmdeploy"
+    fired = {r["name"]: r["calls"] for r in manifest["rewrites"]}
+    assert fired["mmdeploy_legacy_exporter"] == 1 and "mmdeploy_fx_wrap_list" in fired
+    assert [o["name"] for o in manifest["outputs"]] == ["masks", "scores", "labels"]
+    inputs = manifest["verification"]["details"]["inputs"]
+    assert all(i["detections_got"] < i["detections_ref"] for i in inputs)
+
+
+@needs_checkpoint
+def test_mmdeploy_top_instances_equal_mmdetection_predict(tmp_path):
+    """Where both keep the same candidates (the highest scores), MMDeploy's artifact equals MMDetection's predict."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from deploybridge.framework_parity import instance_parity
+    from deploybridge.records import ModelSpec
+    from deploybridge_solo.family import load, mmdeploy_export
+
+    loaded = load(ModelSpec(family="solo", model="solov2_shapes"))
+    (images,) = loaded.make_inputs(1000)
+    from deploybridge import rewriting
+    from deploybridge.plugins import Host
+
+    chosen = rewriting.select(Host(only=["solo"]).rewrites(), "mmdeploy", 11, family="solo")
+    with rewriting.applied(chosen, 11):
+        mmdeploy_export(loaded.module.model, loaded.preprocessing, (images,), tmp_path / "m.onnx", 11, False)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"images": images.numpy()})))
+    ref = loaded.framework_reference((images,))
+    top = 6  # the six best: the same instances in both (MMDeploy's seventh is a candidate MMDetection ranks lower)
+    parity = instance_parity({k: v[:top] for k, v in ref.items()}, {k: v[:top] for k, v in got.items()})
+    assert parity["matched"] == top and parity["max_score_deviation"] <= 1e-4
+    assert np.asarray(got["masks"]).shape[1:] == tuple(images.shape[-2:])
+
+
+def test_without_the_legacy_exporter_fix_mmdeploy_fails_on_torch_2_14(cli, tmp_path):
+    result, _ = _convert(cli, tmp_path / "x", "--random-weights", "--no-rewrite", "mmdeploy_legacy_exporter")
+    assert result.code == 2 and "TorchExportError" in result.err and "\x1b[" not in result.err
+    assert not (tmp_path / "x").exists()
+
+
+def test_fx_wrap_list_fix(tmp_path, monkeypatch):
+    """MMDeploy's rewrite context pops torch.fx's wrap registry as a list: a torch.fx.wrap during the context (any
+    module imported there that wraps a function) ends in KeyError: -1. With the rewrite it exits cleanly, and torch's
+    own registry keeps the new entry."""
+    import importlib
+
+    import torch.fx._symbolic_trace as fx
+    from mmdeploy.core import RewriterContext
+
+    from deploybridge import rewriting
+    from deploybridge.plugins import Host
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("wraps_a", "wraps_b"):
+        (tmp_path / f"{name}.py").write_text("import torch.fx\n\ndef f(x):\n    return x\n\ntorch.fx.wrap('f')\n")
+    before = dict(fx._wrapped_fns_to_patch)
+    try:
+        with pytest.raises(KeyError):
+            with RewriterContext(cfg={}, backend="onnxruntime"):
+                importlib.import_module("wraps_a")
+        chosen = [r for r in rewriting.select(Host(only=["solo"]).rewrites(), "mmdeploy", 11, family="solo")
+                  if r.name == "mmdeploy_fx_wrap_list"]
+        with rewriting.applied(chosen, 11):
+            with RewriterContext(cfg={}, backend="onnxruntime"):
+                importlib.import_module("wraps_b")
+        assert any(name == "f" and g is sys.modules["wraps_b"].__dict__ for (_, name), g in fx._wrapped_fns_to_patch.items())
+    finally:  # the process's registry as it was
+        fx._wrapped_fns_to_patch.clear()
+        fx._wrapped_fns_to_patch.update(before)
