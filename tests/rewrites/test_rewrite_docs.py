@@ -16,6 +16,6 @@ def test_each_builtin_rewrite_has_docs_and_a_test():
 
 def test_the_worked_example_is_the_tested_plugin():
     page = (ROOT / "docs" / "writing-a-rewrite.md").read_text()
-    source = (ROOT / "tests" / "plugin_fixtures" / "db_test_triu.py").read_text()
+    source = (ROOT / "plugins" / "solo" / "deploybridge_solo" / "rewrites.py").read_text()
     body = source.split('"""', 2)[2].strip()  # without the module docstring
-    assert body in page, "docs/writing-a-rewrite.md quotes an outdated db_test_triu.py"
+    assert body in page, "docs/writing-a-rewrite.md quotes an outdated deploybridge_solo/rewrites.py"

@@ -1,6 +1,7 @@
 """deploybridge plugin ``solo``: SOLOv2 from MMDetection 3.x with its post-processing in the graph or on the host,
 the project's small SOLOv2 shapes config and its training script (``python -m deploybridge_solo.train``)."""
 from deploybridge import hookimpl
+from deploybridge_solo.rewrites import deploy_register_rewrites  # noqa: F401  (triu below opset 14)
 
 
 @hookimpl

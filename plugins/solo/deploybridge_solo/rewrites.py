@@ -1,4 +1,6 @@
-"""A third-party rewrite in one file: torch.triu / Tensor.triu below opset 14 (docs/writing-a-rewrite.md)."""
+"""The solo plugin's rewrite, in one file: torch.triu / Tensor.triu below opset 14 (MMDetection's mask_matrix_nms).
+
+Also the worked example of docs/writing-a-rewrite.md, which quotes this file."""
 from deploybridge import hookimpl
 from deploybridge.records import Rewrite
 
@@ -15,6 +17,8 @@ def triu_symbolic(g, x, diagonal, out=None):
     # column - row for every element; _unsqueeze_helper writes Unsqueeze as opset 11 or 13 wants it
     offset = g.op("Sub", symbolic_helper._unsqueeze_helper(g, cols, [0]), symbolic_helper._unsqueeze_helper(g, rows, [1]))
     below = g.op("Less", offset, g.op("Constant", value_t=_long(diagonal)))
+    if x.type().scalarType() == "Bool":  # mask_matrix_nms takes triu of a bool matrix; Where has no bool kernel in ORT
+        return g.op("And", x, g.op("Not", below))
     return g.op("Where", below, g.op("Sub", x, x), x)  # x - x: zeros of x's type and shape
 
 
