@@ -37,7 +37,8 @@ def to_input(pixels: np.ndarray, shape, preprocessing: dict | None = None) -> tu
     h, w = int(shape[2]), int(shape[3])
     h0, w0 = pixels.shape[:2]
     nh, nw = h, w
-    if (pre.get("resize") or {}).get("keep_ratio"):
+    resize = pre.get("resize")
+    if isinstance(resize, dict) and resize.get("keep_ratio"):  # MMDetection's Resize(keep_ratio=True)
         factor = min(h / h0, w / w0)
         nh, nw = min(h, max(1, round(h0 * factor))), min(w, max(1, round(w0 * factor)))
     if (h0, w0) != (nh, nw):

@@ -68,32 +68,40 @@ def test_without_the_legacy_exporter_fix_mmdeploy_fails_on_torch_2_14(cli, tmp_p
     assert not (tmp_path / "x").exists()
 
 
-def test_fx_wrap_list_fix(tmp_path, monkeypatch):
-    """MMDeploy's rewrite context pops torch.fx's wrap registry as a list: a torch.fx.wrap during the context (any
-    module imported there that wraps a function) ends in KeyError: -1. With the rewrite it exits cleanly, and torch's
-    own registry keeps the new entry."""
-    import importlib
+FX_WRAP_PROBE = """
+import importlib, sys
+import torch.fx._symbolic_trace as fx
+from mmdeploy.core import RewriterContext
+from deploybridge import rewriting
+from deploybridge.plugins import Host
 
-    import torch.fx._symbolic_trace as fx
-    from mmdeploy.core import RewriterContext
+sys.path.insert(0, sys.argv[1])
+fix = [r for r in Host(only=["solo"]).rewrites().values() if r.name == "mmdeploy_fx_wrap_list"]
+try:
+    with rewriting.applied(fix if sys.argv[2] == "with" else [], 11):
+        with RewriterContext(cfg={}, backend="onnxruntime"):
+            importlib.import_module("wraps_f")  # a module that fx-wraps a function, imported during the context
+except KeyError as exc:
+    print("KeyError", exc)
+    sys.exit(3)
+assert any(name == "f" for (_, name) in fx._wrapped_fns_to_patch), "torch's own registry lost the wrap"
+print("clean exit")
+"""
 
-    from deploybridge import rewriting
-    from deploybridge.plugins import Host
 
-    monkeypatch.syspath_prepend(str(tmp_path))
-    for name in ("wraps_a", "wraps_b"):
-        (tmp_path / f"{name}.py").write_text("import torch.fx\n\ndef f(x):\n    return x\n\ntorch.fx.wrap('f')\n")
-    before = dict(fx._wrapped_fns_to_patch)
-    try:
-        with pytest.raises(KeyError):
-            with RewriterContext(cfg={}, backend="onnxruntime"):
-                importlib.import_module("wraps_a")
-        chosen = [r for r in rewriting.select(Host(only=["solo"]).rewrites(), "mmdeploy", 11, family="solo")
-                  if r.name == "mmdeploy_fx_wrap_list"]
-        with rewriting.applied(chosen, 11):
-            with RewriterContext(cfg={}, backend="onnxruntime"):
-                importlib.import_module("wraps_b")
-        assert any(name == "f" and g is sys.modules["wraps_b"].__dict__ for (_, name), g in fx._wrapped_fns_to_patch.items())
-    finally:  # the process's registry as it was
-        fx._wrapped_fns_to_patch.clear()
-        fx._wrapped_fns_to_patch.update(before)
+@pytest.mark.parametrize("fixed", [False, True])
+def test_fx_wrap_list_fix(tmp_path, fixed):
+    """MMDeploy's rewrite context pops torch.fx's wrap registry as a list: a torch.fx.wrap during the context ends in
+    KeyError: -1, and MMDeploy's own patches stay in force in the process (measured: every later torchvision
+    conversion in that process failed). So the probe runs in a subprocess. With the rewrite it exits cleanly and
+    torch's registry keeps the wrap."""
+    import subprocess
+
+    (tmp_path / "wraps_f.py").write_text("import torch.fx\n\ndef f(x):\n    return x\n\ntorch.fx.wrap('f')\n")
+    (tmp_path / "probe.py").write_text(FX_WRAP_PROBE)
+    done = subprocess.run([sys.executable, str(tmp_path / "probe.py"), str(tmp_path), "with" if fixed else "without"],
+                          capture_output=True, text=True)
+    if fixed:
+        assert done.returncode == 0 and "clean exit" in done.stdout, done.stderr[-2000:]
+    else:
+        assert done.returncode == 3 and "KeyError -1" in done.stdout, done.stderr[-2000:]
