@@ -61,7 +61,14 @@ def build(config: str):
     import_mmdet_models()
     from mmdet.registry import MODELS
 
-    cfg = Config.fromfile(str(resolve_config(config)))
+    path = resolve_config(config)
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        hint = ("; a '_base_ = \"mmdet::...\"' base needs pkg_resources (pip install 'setuptools<81'), or give the"
+                " base's path" if "pkg_resources" in str(exc) else "")
+        raise DeployError(f"cannot read MMDetection config {path}: {type(exc).__name__}: {first}{hint}") from exc
     _strip_pretrained(cfg.model)
     try:
         model = MODELS.build(cfg.model)

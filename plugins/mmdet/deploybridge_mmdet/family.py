@@ -23,6 +23,7 @@ def load(spec: ModelSpec) -> LoadedModel:
 
     from deploybridge_mmdet import config as cfgmod
     from deploybridge_mmdet.dense import DenseDetector, is_dense
+    from deploybridge_mmdet.two_stage import TwoStageDetector, is_two_stage
     from deploybridge_mmdet.reference import mmdet_predict
 
     name = spec.config or spec.model
@@ -40,15 +41,20 @@ def load(spec: ModelSpec) -> LoadedModel:
     if len(shape) != 4 or shape[1] != 3 or shape[2] % divisor or shape[3] % divisor:
         raise DeployError(f"input shape {shape} must be N,3,H,W with H and W multiples of {divisor} (the config's pad_size_divisor)")
     with torch.no_grad():  # an op the mmcv layer lacks fails here, naming itself (exit 2), before any export
-        model._forward(torch.zeros(1, 3, *shape[2:]))
-    if not is_dense(model):
-        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the mmdet family converts single-stage dense"
-                          " detectors (RetinaNet-like) so far; two-stage models are not supported yet")
+        probe = torch.zeros(1, 3, *shape[2:])
+        model.extract_feat(probe) if hasattr(model, "roi_head") else model._forward(probe)
+    if is_dense(model):
+        module = DenseDetector(model, pre)
+    elif is_two_stage(model):
+        module = TwoStageDetector(model, pre)
+    else:
+        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the mmdet family converts RetinaNet-like"
+                          " single-stage detectors and Faster/Mask R-CNN (StandardRoIHead) so far")
+    names = ["boxes", "scores", "labels"] + (["masks"] if getattr(module, "with_mask", False) else [])
     return LoadedModel(
-        module=DenseDetector(model, pre).eval(),
+        module=module.eval(),
         input_names=["images"],
-        outputs=[OutputSpec("boxes", per_detection=True), OutputSpec("scores", per_detection=True),
-                 OutputSpec("labels", per_detection=True)],
+        outputs=[OutputSpec(n, per_detection=True) for n in names],
         make_inputs=lambda seed: (example_images(shape, seed),),
         exporter_reason="MMDetection detectors trace with the legacy exporter; post-processing rewritten as tensor ops",
         preprocessing=pre,

@@ -49,9 +49,27 @@ def fx_wrap_list(original):
     return [(globals_, name) for (_, name), globals_ in original.items()] if isinstance(original, dict) else original
 
 
+def roi_align_forward(self, input, rois):
+    """mmcv's RoIAlign exports through its own symbolic: opset-10 RoiAlign after a Squeeze with an ``axes``
+    attribute, invalid from opset 13 (the model fails the ONNX checker), and "aligned" as a box shift that
+    RoiAlign-10's one-pixel minimum box size undoes for small boxes. While exporting, average-mode RoIAlign
+    calls torchvision's roi_align (what the mmcv layer computes with anyway): RoiAlign-16 with half_pixel from
+    opset 16, and the built-in roi_align_aligned rewrite below it."""
+    from torchvision.ops import roi_align
+
+    if self.pool_mode != "avg":
+        raise NotImplementedError("RoIAlign with pool_mode='max' has no torchvision equivalent")
+    return roi_align(input, rois, self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned)
+
+
 MMDEPLOY_REWRITER = "mmdeploy.core.rewriters.function_rewriter"
 
 REWRITES = [
+    Rewrite(name="mmcv_roi_align_torchvision", kind="module", target="mmcv.ops.roi_align.RoIAlign",
+            replacement=roi_align_forward,
+            why="mmcv's RoIAlign symbolic writes Squeeze with an axes attribute (invalid from opset 13) and emulates"
+                " aligned=True inexactly; torchvision's roi_align exports RoiAlign-16 (and roi_align_aligned below 16)",
+            exporters=("legacy",), families=MMDET_FAMILIES),
     Rewrite(name="mmdeploy_legacy_exporter", kind="function", target="torch.onnx.export", replacement=legacy_exporter,
             wrap=True, why="MMDeploy 1.3.1 calls torch.onnx.export without dynamo=False; on torch 2.14 that means the dynamo"
                 " exporter, which ignores MMDeploy's symbolics; the legacy exporter, as MMDeploy expects",

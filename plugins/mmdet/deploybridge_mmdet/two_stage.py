@@ -1,0 +1,120 @@
+"""Two-stage detectors (Faster / Mask R-CNN) from MMDetection configs as tensor-in/tensor-out modules.
+
+MMDetection's ``predict`` carries InstanceData objects through Python control
+flow (empty-result branches, ``len()``, per-chunk mask pasting) that the tracer
+bakes into the graph. This module computes the same steps with tensor ops and
+the model's own layers:
+
+* RPN: per level the top ``nms_pre`` objectness scores, boxes decoded by the
+  head's coder, zero-size boxes dropped, NMS across levels (level as the class,
+  as ``batched_nms``), top ``max_per_img`` proposals;
+* box head on the RoI-aligned proposals (the extractor's own ONNX branch keeps
+  every level's RoIAlign), softmax, per-class decoding, every (proposal, class)
+  over ``score_thr``, class-wise NMS, top ``max_per_img``;
+* mask head on the kept boxes, the label's channel, pasted into the image by
+  MMDetection's own ``_do_paste_mask``, as probabilities (threshold: the config's ``mask_thr_binary``).
+
+Held to MMDetection's unmodified ``predict`` by framework parity in every
+conversion and by the plugin tests.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def rpn_proposals(head, cls_scores, bbox_preds, cfg, height: int, width: int):
+    from torchvision.ops import batched_nms
+
+    priors = head.prior_generator.grid_priors([c.shape[-2:] for c in cls_scores], dtype=cls_scores[0].dtype,
+                                              device=cls_scores[0].device)
+    nms_pre = int(cfg.get("nms_pre", -1))
+    boxes, scores, levels = [], [], []
+    for level, (cls, reg, prior) in enumerate(zip(cls_scores, bbox_preds, priors)):
+        score = cls[0].permute(1, 2, 0).reshape(-1)
+        score = score.sigmoid() if head.use_sigmoid_cls else score.reshape(-1, 2).softmax(-1)[:, 0]
+        deltas = reg[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)
+        top, index = score.topk(min(nms_pre, score.shape[0]) if nms_pre > 0 else score.shape[0])
+        boxes.append(head.bbox_coder.decode(prior[index], deltas[index], max_shape=(height, width)))
+        scores.append(top)
+        levels.append(torch.full_like(index, level))
+    boxes, scores, levels = torch.cat(boxes), torch.cat(scores), torch.cat(levels)
+    min_size = float(cfg.get("min_bbox_size", -1))
+    if min_size >= 0:
+        valid = ((boxes[:, 2] - boxes[:, 0]) > min_size) & ((boxes[:, 3] - boxes[:, 1]) > min_size)
+        boxes, scores, levels = boxes[valid], scores[valid], levels[valid]
+    keep = batched_nms(boxes, scores, levels, float(cfg["nms"]["iou_threshold"]))[: int(cfg["max_per_img"])]
+    return boxes[keep]
+
+
+def as_rois(boxes):
+    return torch.cat([boxes.new_zeros(boxes.shape[0], 1), boxes], dim=1)  # batch index 0: one image
+
+
+def detect(roi_head, feats, proposals, cfg, height: int, width: int):
+    from torchvision.ops import batched_nms
+
+    rois = as_rois(proposals)
+    bbox_feats = roi_head.bbox_roi_extractor(feats[: roi_head.bbox_roi_extractor.num_inputs], rois)
+    cls_score, bbox_pred = roi_head.bbox_head(bbox_feats)
+    head = roi_head.bbox_head
+    scores = cls_score.softmax(-1)[:, :-1]  # the last column is background
+    classes = scores.shape[1]
+    per_class = 1 if head.reg_class_agnostic else classes
+    deltas = bbox_pred.reshape(-1, head.bbox_coder.encode_size)
+    # repeat_interleave as expand + reshape: the legacy exporter's repeat_interleave fails (len() of a 0-d tensor)
+    repeated = proposals[:, None, :].expand(-1, per_class, 4).reshape(-1, 4)
+    boxes = head.bbox_coder.decode(repeated, deltas, max_shape=(height, width))
+    boxes = boxes.reshape(-1, per_class, 4).expand(-1, classes, 4).reshape(-1, 4)
+    labels = torch.arange(classes, device=scores.device).repeat(scores.shape[0])
+    scores = scores.reshape(-1)
+    valid = scores > float(cfg["score_thr"])
+    boxes, scores, labels = boxes[valid], scores[valid], labels[valid]
+    keep = batched_nms(boxes, scores, labels, float(cfg["nms"]["iou_threshold"]))[: int(cfg["max_per_img"])]
+    return boxes[keep], scores[keep], labels[keep]
+
+
+def paste_masks(roi_head, feats, boxes, labels, cfg, height: int, width: int):
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+
+    mask_feats = roi_head.mask_roi_extractor(feats[: roi_head.mask_roi_extractor.num_inputs], as_rois(boxes))
+    mask_preds = roi_head.mask_head(mask_feats)
+    if not roi_head.mask_head.class_agnostic:
+        mask_preds = mask_preds[torch.arange(mask_preds.shape[0], device=labels.device), labels]
+    else:
+        mask_preds = mask_preds[:, 0]
+    pasted, _ = _do_paste_mask(mask_preds[:, None].sigmoid(), boxes, height, width, skip_empty=False)
+    # probabilities, not MMDetection's ``>= mask_thr_binary`` booleans: a pixel whose probability sits on the
+    # threshold may flip between PyTorch and a backend (measured: 1 of 8.2 M), which a tolerance on probabilities
+    # absorbs and a boolean comparison cannot; consumers threshold (deploy run and the parity checks at 0.5)
+    return pasted
+
+
+class TwoStageDetector(torch.nn.Module):
+    """Images (0-255, MMDetection's channel order) -> boxes, scores, labels (0-based) [, masks (N, H, W)
+    probabilities]."""
+
+    def __init__(self, model, pre: dict):
+        from deploybridge_mmdet.dense import Normalise
+
+        super().__init__()
+        self.model = model
+        self.normalise = Normalise(pre)
+        self.with_mask = bool(getattr(model.roi_head, "with_mask", False))
+
+    def forward(self, images):
+        height, width = images.shape[-2:]
+        model = self.model
+        feats = model.extract_feat(self.normalise(images))
+        cls_scores, bbox_preds = model.rpn_head(feats)
+        proposals = rpn_proposals(model.rpn_head, cls_scores, bbox_preds, model.test_cfg.rpn, height, width)
+        cfg = model.test_cfg.rcnn
+        boxes, scores, labels = detect(model.roi_head, feats, proposals, cfg, height, width)
+        if not self.with_mask:
+            return boxes, scores, labels
+        return boxes, scores, labels, paste_masks(model.roi_head, feats, boxes, labels, cfg, height, width)
+
+
+def is_two_stage(model) -> bool:
+    roi_head = getattr(model, "roi_head", None)
+    return (getattr(model, "rpn_head", None) is not None and roi_head is not None
+            and hasattr(roi_head, "bbox_roi_extractor") and type(roi_head).__name__ == "StandardRoIHead")

@@ -1,0 +1,79 @@
+"""Mask R-CNN from MMDetection's bundled config: the tensor-op wrapper equals MMDetection's predict, converts and
+verifies (also with NMS on the host), and mmcv's RoIAlign needs the plugin's export rewrite."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_line_error
+
+pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
+
+SHAPE = "1,3,256,320"
+
+
+@pytest.fixture(scope="module")
+def mask_rcnn_config(tmp_path_factory):
+    """MMDetection's bundled Mask R-CNN with a ResNet-18 and 3 classes: small for CPU tests, and with 3 classes random
+    weights give softmax scores (~1/4) over score_thr, so there are detections to compare."""
+    from deploybridge_mmdet.config import resolve_config
+
+    base = resolve_config("mask_rcnn/mask-rcnn_r50_fpn_1x_coco")
+    path = tmp_path_factory.mktemp("configs") / "mask_rcnn_r18_3cls.py"
+    path.write_text(f'_base_ = "{base}"\n'
+                    "model = dict(backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512]),\n"
+                    "             roi_head=dict(bbox_head=dict(num_classes=3), mask_head=dict(num_classes=3)))\n")
+    return str(path)
+
+
+def test_wrapper_equals_mmdetection_predict(mask_rcnn_config):
+    import torch
+
+    from deploybridge.records import ModelSpec
+    from deploybridge.task_parity import mask_iou
+    from deploybridge.verify import match_rows
+    from deploybridge_mmdet.family import load
+    from deploybridge_mmdet.reference import mmdet_predict
+
+    loaded = load(ModelSpec(family="mmdet", model=mask_rcnn_config, config=mask_rcnn_config, random_weights=True,
+                            input_shape=(1, 3, 256, 320)))
+    assert loaded.output_names == ["boxes", "scores", "labels", "masks"]
+    total = 0
+    for seed in (0, 1):
+        (images,) = loaded.make_inputs(seed)
+        with torch.no_grad():
+            boxes, scores, labels, masks = (t.numpy() for t in loaded.module(images))
+        ref = mmdet_predict(loaded.module.model, images, loaded.preprocessing)
+        assert len(boxes) == len(ref["boxes"])
+        perm = match_rows(ref["boxes"], boxes, ref["labels"], labels)
+        np.testing.assert_allclose(boxes[perm], ref["boxes"], atol=1e-4)
+        np.testing.assert_allclose(scores[perm], ref["scores"], atol=1e-6)
+        np.testing.assert_array_equal(labels[perm], ref["labels"])
+        ious = np.diag(mask_iou(ref["masks"], masks[perm] >= 0.5))  # MMDetection thresholds with >=
+        assert ious.min() >= 0.99, ious.min()
+        total += len(boxes)
+    assert total > 10, "random weights gave almost no detections: the comparison proves little"
+
+
+@pytest.mark.parametrize("flags", [[], ["--truncate-nms"]])
+def test_convert_and_verify(cli, tmp_path, mask_rcnn_config, flags):
+    out = tmp_path / "mrcnn"
+    result = cli("convert", "--plugin", "mmdet", "--config", mask_rcnn_config, "--random-weights", "--input-shape", SHAPE,
+                 *flags, "--out", out)
+    assert result.code == 0, result.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [o["name"] for o in manifest["outputs"]] == ["boxes", "scores", "labels", "masks"]
+    assert manifest["framework_parity"]["passed"]
+    fired = {r["name"] for r in manifest["rewrites"] if r["calls"]}
+    assert "mmcv_roi_align_torchvision" in fired
+    if flags:  # RPN NMS and box-head NMS on the host: three engine segments, no NMS inside any
+        assert [s["kind"] for s in manifest["segments"]] == ["engine", "host", "engine", "host", "engine"]
+    assert cli("verify", out).code == 0
+
+
+def test_without_the_roi_align_rewrite_the_model_is_invalid(cli, tmp_path, mask_rcnn_config):
+    """mmcv's own RoIAlign symbolic writes an opset-10 Squeeze (axes attribute) into an opset-17 graph."""
+    result = cli("convert", "--plugin", "mmdet", "--config", mask_rcnn_config, "--random-weights", "--input-shape", SHAPE,
+                 "--no-rewrite", "mmcv_roi_align_torchvision", "--out", tmp_path / "x")
+    assert_one_line_error(result, 2, "axes for operator Squeeze")
+    assert not (tmp_path / "x").exists()
