@@ -44,8 +44,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every mask in ``a`` (N x ...) with every mask in ``b`` (M x ...), thresholded at 0.5; two empty masks: 1."""
-    fa = (a.reshape(len(a), -1) > 0.5).astype(np.float64)
-    fb = (b.reshape(len(b), -1) > 0.5).astype(np.float64)
+    fa = (a.reshape(len(a), int(np.prod(a.shape[1:]))) > 0.5).astype(np.float64)  # explicit: no -1 with 0 masks
+    fb = (b.reshape(len(b), int(np.prod(b.shape[1:]))) > 0.5).astype(np.float64)
     inter = fa @ fb.T
     union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 1.0)

@@ -48,6 +48,30 @@ def shapes_image(shape, seed: int):
     return bgr_tensor(pixels)
 
 
+def calibrate_random_head(model, images, pre: dict, candidates: int = 150) -> None:
+    """Random weights made non-degenerate: MMDetection initialises the class conv's bias to a prior probability of
+    0.01, so a random SOLO head finds nothing (STACKS.md). Shift that bias so that about ``candidates`` (point,
+    class) scores of the example image pass score_thr: enough instances to compare, fewer than nms_pre."""
+    import math
+
+    import torch
+
+    from deploybridge_mmdet.dense import Normalise
+
+    head = model.mask_head
+    logits = []
+    hook = head.conv_cls.register_forward_hook(lambda module, args, out: logits.append(out.detach().reshape(-1)))
+    try:
+        with torch.no_grad():
+            head(model.extract_feat(Normalise(pre)(images)))
+    finally:
+        hook.remove()
+    kth = torch.cat(logits).topk(candidates).values[-1]
+    thr = float(head.test_cfg.score_thr)
+    with torch.no_grad():
+        head.conv_cls.bias += math.log(thr / (1 - thr)) - float(kth)
+
+
 def mmdeploy_export(model, pre: dict, inputs: tuple, path, opset: int, dynamic: bool) -> None:
     """--exporter mmdeploy: MMDeploy's own SOLO conversion, given this family's input and outputs."""
     from deploybridge_mmdet import mmdeploy_export as peer
@@ -69,7 +93,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     from deploybridge_mmdet import config as cfgmod
     from deploybridge_mmdet.family import example_images
     from deploybridge_mmdet.reference import mmdet_predict
-    from deploybridge_solo.graph import SOLOv2Graph
+    from deploybridge_solo.graph import SOLOGraph, variant_of
 
     name = spec.config or spec.model
     shapes = name in (None, "", "solov2_shapes")
@@ -81,16 +105,19 @@ def load(spec: ModelSpec) -> LoadedModel:
         cfgmod.load_checkpoint(model, weights, name or "solov2_shapes")
     elif not spec.random_weights:
         raise DeployError("give --weights CHECKPOINT (a local file: nothing is downloaded) or --random-weights")
-    if type(model).__name__ != "SOLOv2":
-        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the solo family converts SOLOv2 so far")
+    if variant_of(getattr(model, "mask_head", None)) is None:
+        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the solo family converts SOLO, Decoupled SOLO"
+                          " and SOLOv2 (with their Light heads); use --plugin mmdet for other detectors")
     shape = tuple(spec.input_shape or DEFAULT_SHAPE)
     pre = cfgmod.preprocessing(cfg)
     placement = str(spec.options.get("placement", "graph"))
     if placement not in PLACEMENTS:
         raise DeployError(f"--option placement={placement}: choose one of {', '.join(PLACEMENTS)}")
     make_inputs = (lambda seed: (shapes_image(shape, seed),)) if shapes else (lambda seed: (example_images(shape, seed),))
+    if not weights:
+        calibrate_random_head(model, make_inputs(1000)[0], pre)
     return LoadedModel(
-        module=SOLOv2Graph(model.eval(), pre, placement).eval(),
+        module=SOLOGraph(model.eval(), pre, placement).eval(),
         input_names=["images"],
         outputs=[OutputSpec("masks", per_detection=True), OutputSpec("scores", per_detection=True),
                  OutputSpec("labels", per_detection=True)],

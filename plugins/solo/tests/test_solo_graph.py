@@ -56,7 +56,7 @@ def test_convert_and_verify(cli, tmp_path, opset, placement):
         assert manifest["segments"] is None
         return
     engine, host = manifest["segments"]
-    assert (engine["kind"], host["kind"], host["op"], host["owner"]) == ("engine", "host", "SOLOv2Postprocess", "solo")
+    assert (engine["kind"], host["kind"], host["op"], host["owner"]) == ("engine", "host", "SOLOPostprocess", "solo")
     assert host["outputs"] == ["masks", "scores", "labels"] and len(engine["outputs"]) == 11  # 5 kernel, 5 class maps, features
     import onnx
 
