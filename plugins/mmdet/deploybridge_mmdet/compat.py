@@ -28,7 +28,12 @@ def mmcv_ops_provider() -> str:
 
 def import_mmdet_models():
     """``mmdet.models`` with every registry filled, the mmcv layer in place if needed."""
+    import warnings
+
     mmcv_ops_provider()
+    # MMDetection's prior generators call torch.meshgrid without indexing=; torch warns on every conversion about a
+    # future default it already passes ("ij"), which says nothing about the user's model
+    warnings.filterwarnings("ignore", message=r"torch\.meshgrid: in an upcoming release", category=UserWarning)
     from mmdet.utils import register_all_modules
 
     register_all_modules(init_default_scope=True)

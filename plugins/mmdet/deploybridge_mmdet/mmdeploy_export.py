@@ -15,6 +15,7 @@ input), so the same verifier holds it to the same reference.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from deploybridge.errors import DeployError
@@ -48,6 +49,25 @@ def deploy_config(opset: int, dynamic: bool):
         backend_config=dict(type="onnxruntime")))
 
 
+@contextmanager
+def quiet_mmengine_loggers():
+    """MMDeploy and mmengine log to the console through their own loggers (export progress, a registry-scope
+    warning); deploybridge prints its own stage lines, so theirs are held to errors while MMDeploy runs."""
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    loggers = [MMLogger.get_instance(name) for name in ("mmengine", "mmdeploy")] + list(MMLogger._instance_dict.values())
+    levels = [(logger, logger.level) for logger in loggers]
+    for logger, _ in levels:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in levels:
+            logger.setLevel(level)
+
+
 def run_mmdeploy(model, images, path: Path, opset: int, dynamic: bool) -> None:
     """MMDeploy's ``apis.onnx.export`` on ``model`` (already built and loaded), fed as its task processor feeds it."""
     import tempfile
@@ -59,14 +79,14 @@ def run_mmdeploy(model, images, path: Path, opset: int, dynamic: bool) -> None:
     from mmdet.structures import DetDataSample
 
     check_installed()
-    import_codebase(Codebase.MMDET)  # registers MMDeploy's mmdet rewriters
     cfg = deploy_config(opset, dynamic)
     height, width = images.shape[-2:]
     meta = dict(img_shape=(height, width), ori_shape=(height, width), pad_shape=(height, width),
                 batch_input_shape=(height, width), scale_factor=(1.0, 1.0))
     with torch.no_grad():
         data = model.data_preprocessor({"inputs": [images[0]], "data_samples": [DetDataSample(metainfo=meta)]}, False)
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as work, quiet_mmengine_loggers():
+        import_codebase(Codebase.MMDET)  # registers MMDeploy's mmdet rewriters
         export(model, data["inputs"], input_metas={"data_samples": data["data_samples"], "mode": "predict"},
                output_path_prefix=str(Path(work) / "end2end"), backend="onnxruntime", input_names=["input"],
                output_names=["dets", "labels", "masks"], context_info={"deploy_cfg": cfg}, opset_version=opset,
