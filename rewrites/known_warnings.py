@@ -18,6 +18,12 @@ class KnownWarning:
 
 HARMLESS: list[KnownWarning] = [
     KnownWarning(
+        r"Converting a tensor to a Python boolean",
+        "MMDetection's DeltaXYWHBBoxCoder.decode asserts that boxes and deltas have the same count; an assertion"
+        " evaluated while tracing writes nothing into the graph (mmdet RetinaNet and Mask R-CNN verify, plugins/mmdet/tests)",
+        source=r"^delta_xywh_bbox_coder\.py:(100|102)$",
+    ),
+    KnownWarning(
         r"legacy TorchScript-based ONNX export|The feature will be removed",
         "torch 2.9+ deprecates the legacy exporter; deploybridge picks it on purpose for models the dynamo"
         " exporter cannot export yet (the reason is in manifest.json: export.reason)",

@@ -28,6 +28,17 @@ class Normalise(torch.nn.Module):
         return (x - self.mean) / self.std
 
 
+def top_candidates(score, limit: int):
+    """``score.topk(min(limit, len(score)))`` (all of them when ``limit <= 0``), with the count computed in the graph:
+    Python's min() on a traced size bakes the count in and warns on every level (as torchvision's _topk_min)."""
+    if limit <= 0:
+        return score.topk(score.shape[0])
+    if not torch.jit.is_tracing():
+        return score.topk(min(limit, score.shape[0]))
+    count = torch.min(torch.cat([torch.full((1,), limit, dtype=torch.long), torch._shape_as_tensor(score)[:1]]))
+    return score.topk(count)  # a 0-d tensor k: the exporter writes it as TopK's K input
+
+
 class DenseDetector(torch.nn.Module):
     def __init__(self, model, pre: dict):
         super().__init__()
@@ -50,8 +61,7 @@ class DenseDetector(torch.nn.Module):
         for cls, reg, prior in zip(cls_scores, bbox_preds, priors):
             score = cls[0].permute(1, 2, 0).reshape(-1, classes).sigmoid().reshape(-1)
             deltas = reg[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)
-            k = score.shape[0] if self.nms_pre <= 0 else min(self.nms_pre, score.shape[0])
-            top, index = score.topk(k)
+            top, index = top_candidates(score, self.nms_pre)
             keep = top > self.score_thr
             top, index = top[keep], index[keep]
             anchor = torch.div(index, classes, rounding_mode="floor")

@@ -25,6 +25,8 @@ import torch
 def rpn_proposals(head, cls_scores, bbox_preds, cfg, height: int, width: int):
     from torchvision.ops import batched_nms
 
+    from deploybridge_mmdet.dense import top_candidates
+
     priors = head.prior_generator.grid_priors([c.shape[-2:] for c in cls_scores], dtype=cls_scores[0].dtype,
                                               device=cls_scores[0].device)
     nms_pre = int(cfg.get("nms_pre", -1))
@@ -33,7 +35,7 @@ def rpn_proposals(head, cls_scores, bbox_preds, cfg, height: int, width: int):
         score = cls[0].permute(1, 2, 0).reshape(-1)
         score = score.sigmoid() if head.use_sigmoid_cls else score.reshape(-1, 2).softmax(-1)[:, 0]
         deltas = reg[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)
-        top, index = score.topk(min(nms_pre, score.shape[0]) if nms_pre > 0 else score.shape[0])
+        top, index = top_candidates(score, nms_pre)
         boxes.append(head.bbox_coder.decode(prior[index], deltas[index], max_shape=(height, width)))
         scores.append(top)
         levels.append(torch.full_like(index, level))
