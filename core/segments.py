@@ -127,6 +127,10 @@ def segment_model(model, step: Step, types: Mapping[str, int]):
 
     used = set().union(*(_consumed(n) for n in step.nodes))
     constants = [n for name, n in _constant_nodes(model.graph).items() if name in used]
+    untyped = [n for n in step.inputs + step.outputs if n not in types]
+    if untyped:
+        raise DeployError(f"cannot build engine segment {step.stage}: no element type for {', '.join(untyped[:3])}"
+                          " (a host op's output?); a host op's symbolic must set its outputs' types (setType)")
     graph = helper.make_graph(
         constants + step.nodes, f"segment_{step.stage}",
         [helper.make_tensor_value_info(n, types[n], None) for n in step.inputs],

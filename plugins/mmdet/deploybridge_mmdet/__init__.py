@@ -30,7 +30,7 @@ def deploy_register_families(register):
 
     from deploybridge_mmdet.family import load
 
-    register(Family(name="mmdet", load=load, description="MMDetection 3.x configs: RetinaNet-like single-stage detectors"
+    register(Family(name="mmdet", load=load, description="MMDetection 3.x configs: RetinaNet-like single-stage detectors, Faster/Mask R-CNN"
                     " (pass --config NAME_OR_PATH and --weights or --random-weights)"))
 
 

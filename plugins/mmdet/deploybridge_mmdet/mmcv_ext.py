@@ -2,7 +2,7 @@
 
 mmcv-lite ships every ``mmcv.ops`` Python file but not the compiled extension
 they load (``ext_loader.load_ext('_ext', [...])``); compiled mmcv 2.1 does not
-build against torch 2.14 in CI time (STACKS.md: 31 min with patches). This
+build against torch 2.14 in CI time (measured: 31 min with patches). This
 module is registered as ``mmcv._ext`` only when the compiled one is absent, so
 mmcv's own Python wrappers (argument checks, score filtering, batching) run
 unchanged on top of it. The kernels MMDetection's SOLO, RetinaNet, Mask R-CNN

@@ -10,7 +10,7 @@ def deploy_register_families(register):
 
     from deploybridge_solo.family import load
 
-    register(Family(name="solo", load=load, description="SOLOv2 (MMDetection configs; default: the shapes model)"))
+    register(Family(name="solo", load=load, description="SOLO, Decoupled SOLO, SOLOv2 (MMDetection configs; default: the shapes SOLOv2)"))
 
 
 @hookimpl

@@ -50,7 +50,7 @@ def shapes_image(shape, seed: int):
 
 def calibrate_random_head(model, images, pre: dict, candidates: int = 150) -> None:
     """Random weights made non-degenerate: MMDetection initialises the class conv's bias to a prior probability of
-    0.01, so a random SOLO head finds nothing (STACKS.md). Shift that bias so that about ``candidates`` (point,
+    0.01, so a random SOLO head finds nothing (measured). Shift that bias so that about ``candidates`` (point,
     class) scores of the example image pass score_thr: enough instances to compare, fewer than nms_pre."""
     import math
 

@@ -3,7 +3,7 @@ patches).
 
 MMDetection's ``predict_by_feat`` filters candidates with boolean masks and
 Python-sized loops; traced, it fails on any image whose candidate count
-differs from the example's (STACKS.md). Here every step keeps a fixed size
+differs from the example's (measured: Expand/Reshape shape errors in ONNX Runtime). Here every step keeps a fixed size
 until the last one:
 
 * point NMS on each level's class map (``max_pool2d(x) == x``), as MMDetection
