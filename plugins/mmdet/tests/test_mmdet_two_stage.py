@@ -77,3 +77,25 @@ def test_without_the_roi_align_rewrite_the_model_is_invalid(cli, tmp_path, mask_
                  "--no-rewrite", "mmcv_roi_align_torchvision", "--out", tmp_path / "x")
     assert_one_line_error(result, 2, "axes for operator Squeeze")
     assert not (tmp_path / "x").exists()
+
+
+def test_faster_rcnn_at_opset_11(cli, tmp_path):
+    """The same two-stage code without a mask head: Faster R-CNN (bundled config, R18, 3 classes) exports at opset 11,
+    where RoIAlign goes through the built-in roi_align_aligned rewrite, and equals MMDetection's predict."""
+    from deploybridge_mmdet.config import resolve_config
+
+    base = resolve_config("faster_rcnn/faster-rcnn_r50_fpn_1x_coco")
+    config = tmp_path / "faster_rcnn_r18_3cls.py"
+    config.write_text(f'_base_ = "{base}"\n'
+                      "model = dict(backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512]),\n"
+                      "             roi_head=dict(bbox_head=dict(num_classes=3)))\n")
+    out = tmp_path / "frcnn"
+    result = cli("convert", "--plugin", "mmdet", "--config", config, "--random-weights", "--input-shape", SHAPE,
+                 "--opset", "11", "--out", out)
+    assert result.code == 0, result.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [o["name"] for o in manifest["outputs"]] == ["boxes", "scores", "labels"]
+    fired = {r["name"] for r in manifest["rewrites"] if r["calls"]}
+    assert {"mmcv_roi_align_torchvision", "roi_align_aligned"} <= fired
+    assert manifest["framework_parity"]["passed"]
+    assert sum(r["framework_count"] for r in manifest["framework_parity"]["inputs"]) >= 10
