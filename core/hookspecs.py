@@ -57,11 +57,12 @@ def deploy_register_backends(register: Callable[[Any], None]) -> None:
 def deploy_register_host_ops(register: Callable[[Any], None]) -> None:
     """Register host steps (:class:`deploybridge.records.HostOp`).
 
-    Called when an artifact whose graph has ``deploybridge::<name>`` nodes is
-    built, verified or run: the graph is cut at those nodes into engine
-    segments and the host op runs in between, in the calling process (e.g.
-    NMS after ``--truncate-nms``, a family's post-processing kept out of the
-    engine).
+    Called by every ``deploy convert`` and ``deploy verify``, and by ``deploy
+    run`` when the artifact has a host step a plugin owns. A graph with
+    ``deploybridge::<name>`` nodes is cut at them into engine segments and the
+    host op registered under that name runs in between, in the calling process
+    (e.g. NMS after ``--truncate-nms``, a family's post-processing kept out of
+    the engine).
     """
 
 

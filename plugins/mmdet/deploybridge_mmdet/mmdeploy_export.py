@@ -76,15 +76,12 @@ def run_mmdeploy(model, images, path: Path, opset: int, dynamic: bool) -> None:
     from mmdeploy.apis.onnx import export
     from mmdeploy.codebase import import_codebase
     from mmdeploy.utils import Codebase
-    from mmdet.structures import DetDataSample
+    from deploybridge_mmdet.reference import image_sample
 
     check_installed()
     cfg = deploy_config(opset, dynamic)
-    height, width = images.shape[-2:]
-    meta = dict(img_shape=(height, width), ori_shape=(height, width), pad_shape=(height, width),
-                batch_input_shape=(height, width), scale_factor=(1.0, 1.0))
     with torch.no_grad():
-        data = model.data_preprocessor({"inputs": [images[0]], "data_samples": [DetDataSample(metainfo=meta)]}, False)
+        data = model.data_preprocessor({"inputs": [images[0]], "data_samples": [image_sample(*images.shape[-2:])]}, False)
     with tempfile.TemporaryDirectory() as work, quiet_mmengine_loggers():
         import_codebase(Codebase.MMDET)  # registers MMDeploy's mmdet rewriters
         export(model, data["inputs"], input_metas={"data_samples": data["data_samples"], "mode": "predict"},

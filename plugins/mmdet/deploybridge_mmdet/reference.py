@@ -2,18 +2,24 @@
 from __future__ import annotations
 
 
+def image_sample(height: int, width: int):
+    """The DetDataSample MMDetection's test pipeline makes for one unscaled, unpadded image of this size."""
+    from mmdet.structures import DetDataSample
+
+    size = (int(height), int(width))
+    return DetDataSample(metainfo={"img_shape": size, "ori_shape": size, "pad_shape": size, "scale_factor": (1.0, 1.0),
+                                   "batch_input_shape": size})
+
+
 def mmdet_predict(model, images, pre: dict) -> dict:
     """{'boxes','scores','labels'[, 'masks']} numpy arrays from ``model.predict`` on 0-255 BGR ``images`` (1,3,H,W)."""
     import torch
-    from mmdet.structures import DetDataSample
 
     from deploybridge_mmdet.dense import Normalise
 
     h, w = images.shape[-2:]
-    sample = DetDataSample(metainfo={"img_shape": (h, w), "ori_shape": (h, w), "pad_shape": (h, w),
-                                     "scale_factor": (1.0, 1.0), "batch_input_shape": (h, w)})
     with torch.no_grad():
-        result = model.predict(Normalise(pre)(images), [sample], rescale=False)[0].pred_instances
+        result = model.predict(Normalise(pre)(images), [image_sample(h, w)], rescale=False)[0].pred_instances
     out = {"boxes": result.bboxes.numpy(), "scores": result.scores.numpy(), "labels": result.labels.numpy()}
     if "masks" in result:
         out["masks"] = result.masks.numpy()

@@ -48,14 +48,12 @@ def rpn_proposals(head, cls_scores, bbox_preds, cfg, height: int, width: int):
     return boxes[keep]
 
 
-def as_rois(boxes):
-    return torch.cat([boxes.new_zeros(boxes.shape[0], 1), boxes], dim=1)  # batch index 0: one image
-
-
 def detect(roi_head, feats, proposals, cfg, height: int, width: int):
     from torchvision.ops import batched_nms
 
-    rois = as_rois(proposals)
+    from mmdet.structures.bbox import bbox2roi
+
+    rois = bbox2roi([proposals])
     bbox_feats = roi_head.bbox_roi_extractor(feats[: roi_head.bbox_roi_extractor.num_inputs], rois)
     cls_score, bbox_pred = roi_head.bbox_head(bbox_feats)
     head = roi_head.bbox_head
@@ -77,8 +75,9 @@ def detect(roi_head, feats, proposals, cfg, height: int, width: int):
 
 def paste_masks(roi_head, feats, boxes, labels, cfg, height: int, width: int):
     from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+    from mmdet.structures.bbox import bbox2roi
 
-    mask_feats = roi_head.mask_roi_extractor(feats[: roi_head.mask_roi_extractor.num_inputs], as_rois(boxes))
+    mask_feats = roi_head.mask_roi_extractor(feats[: roi_head.mask_roi_extractor.num_inputs], bbox2roi([boxes]))
     mask_preds = roi_head.mask_head(mask_feats)
     if not roi_head.mask_head.class_agnostic:
         mask_preds = mask_preds[torch.arange(mask_preds.shape[0], device=labels.device), labels]

@@ -39,12 +39,7 @@ class _Postprocess(torch.autograd.Function):
 
     @staticmethod
     def symbolic(g, params_json: str, size, *maps):
-        p = json.loads(params_json)
-        masks, scores, labels = g.op(
-            f"deploybridge::{OP}", size, *maps, outputs=3, variant_s=p["variant"],
-            nms_pre_i=p["nms_pre"], max_per_img_i=p["max_per_img"], mask_stride_i=p["mask_stride"],
-            score_thr_f=p["score_thr"], mask_thr_f=p["mask_thr"], filter_thr_f=p["filter_thr"], sigma_f=p["sigma"],
-            kernel_s=p["kernel"], num_grids_i=p["num_grids"], strides_i=p["strides"])
+        masks, scores, labels = g.op(f"deploybridge::{OP}", size, *maps, outputs=3, **_attributes(json.loads(params_json)))
         like = maps[0].type()
         masks.setType(like.with_dtype(torch.bool).with_sizes([None, None, None]))
         scores.setType(like.with_dtype(torch.float32).with_sizes([None]))
@@ -57,12 +52,18 @@ def on_host(maps, images, params: dict):
     return _Postprocess.apply(json.dumps(params), size, *maps)
 
 
+# postprocess_params' value types -> the exporter's attribute suffixes (lists are of ints: grids, strides)
+SUFFIX = {int: "i", float: "f", str: "s", list: "i"}
+
+
+def _attributes(params: dict) -> dict:
+    """postprocess_params as ONNX node attributes: the node carries everything its host step needs."""
+    return {f"{name}_{SUFFIX[type(value)]}": value for name, value in params.items()}
+
+
 def _params(attributes: dict) -> dict:
-    text = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
-    p = {n: attributes[n] for n in ("nms_pre", "max_per_img", "mask_stride", "score_thr", "mask_thr", "filter_thr", "sigma")}
-    p.update(variant=text(attributes["variant"]), kernel=text(attributes["kernel"]),
-             num_grids=list(attributes["num_grids"]), strides=list(attributes["strides"]))
-    return p
+    """The node's attributes back as postprocess_params (ONNX gives strings as bytes, int lists as lists)."""
+    return {name: value.decode() if isinstance(value, bytes) else value for name, value in attributes.items()}
 
 
 def run(inputs: list, attributes: dict) -> list:
