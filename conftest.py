@@ -63,6 +63,19 @@ def tiny(fake_plugin):
     return db_test_tiny
 
 
+def assert_same_detections(ref: dict, boxes, scores, labels, box_atol: float = 1e-4, score_atol: float = 1e-6) -> np.ndarray:
+    """The same detections as ``ref`` (a framework's boxes/scores/labels), paired by box; returns the pairing
+    ``perm`` (``boxes[perm][i]`` is ``ref["boxes"][i]``) for further per-detection checks."""
+    from deploybridge.verify import match_rows
+
+    assert len(boxes) == len(ref["boxes"])
+    perm = match_rows(ref["boxes"], boxes, ref["labels"], labels)
+    np.testing.assert_allclose(boxes[perm], ref["boxes"], atol=box_atol)
+    np.testing.assert_allclose(scores[perm], ref["scores"], atol=score_atol)
+    np.testing.assert_array_equal(labels[perm], ref["labels"])
+    return perm
+
+
 def assert_one_line_error(result: CliResult, code: int = 2, contains: str = "") -> None:
     assert result.code == code, (result.code, result.out, result.err)
     lines = [ln for ln in result.err.splitlines() if ln.strip() and not ln.startswith("✓")]

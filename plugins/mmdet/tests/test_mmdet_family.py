@@ -1,10 +1,9 @@
 """The mmdet family: RetinaNet from an MMDetection config converts, verifies, and equals MMDetection's own predict."""
 import json
 
-import numpy as np
 import pytest
 
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, assert_same_detections
 
 pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
 
@@ -23,7 +22,6 @@ def test_wrapper_equals_mmdetection_predict(retinanet):
     """The tensor-op post-processing selects what MMDetection's unmodified predict selects."""
     import torch
 
-    from deploybridge.verify import match_rows
     from deploybridge_mmdet.reference import mmdet_predict
 
     total = 0
@@ -32,11 +30,7 @@ def test_wrapper_equals_mmdetection_predict(retinanet):
         with torch.no_grad():
             boxes, scores, labels = (t.numpy() for t in retinanet.module(images))
         ref = mmdet_predict(retinanet.module.model, images, retinanet.preprocessing)
-        assert len(boxes) == len(ref["boxes"])
-        perm = match_rows(ref["boxes"], boxes, ref["labels"], labels)
-        np.testing.assert_allclose(boxes[perm], ref["boxes"], atol=1e-4)
-        np.testing.assert_allclose(scores[perm], ref["scores"], atol=1e-6)
-        np.testing.assert_array_equal(labels[perm], ref["labels"])
+        assert_same_detections(ref, boxes, scores, labels)
         total += len(boxes)
     assert total > 10, "random weights gave almost no detections: the comparison proves little"
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, assert_same_detections
 
 pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
 
@@ -31,7 +31,6 @@ def test_wrapper_equals_mmdetection_predict(mask_rcnn_config):
 
     from deploybridge.records import ModelSpec
     from deploybridge.task_parity import mask_iou
-    from deploybridge.verify import match_rows
     from deploybridge_mmdet.family import load
     from deploybridge_mmdet.reference import mmdet_predict
 
@@ -44,11 +43,7 @@ def test_wrapper_equals_mmdetection_predict(mask_rcnn_config):
         with torch.no_grad():
             boxes, scores, labels, masks = (t.numpy() for t in loaded.module(images))
         ref = mmdet_predict(loaded.module.model, images, loaded.preprocessing)
-        assert len(boxes) == len(ref["boxes"])
-        perm = match_rows(ref["boxes"], boxes, ref["labels"], labels)
-        np.testing.assert_allclose(boxes[perm], ref["boxes"], atol=1e-4)
-        np.testing.assert_allclose(scores[perm], ref["scores"], atol=1e-6)
-        np.testing.assert_array_equal(labels[perm], ref["labels"])
+        perm = assert_same_detections(ref, boxes, scores, labels)
         ious = np.diag(mask_iou(ref["masks"], masks[perm] >= 0.5))  # MMDetection thresholds with >=
         assert ious.min() >= 0.99, ious.min()
         total += len(boxes)
