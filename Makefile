@@ -13,7 +13,7 @@ DEMO_OUT   ?= artifacts/demo
 
 .PHONY: install demo test clean
 
-PLUGINS := plugins/torchvision plugins/mmdet plugins/solo
+PLUGINS := rewrites plugins/torchvision plugins/mmdet plugins/solo
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@# MMDetection without compiling mmcv (mmcv-lite + deploybridge's mmcv layer), then MMDeploy --no-deps (the peer
 	@# exporter, --exporter mmdeploy); keeps the torch above
 	@$(BIN)/deploy install mmdeploy
-	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, mmdet; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, mmdet; assert torch.__version__.startswith('2.14.1'), torch.__version__"
 	@touch $@
 
 install: $(STAMP)

@@ -66,7 +66,7 @@ def tiny(fake_plugin):
 def assert_same_detections(ref: dict, boxes, scores, labels, box_atol: float = 1e-4, score_atol: float = 1e-6) -> np.ndarray:
     """The same detections as ``ref`` (a framework's boxes/scores/labels), paired by box; returns the pairing
     ``perm`` (``boxes[perm][i]`` is ``ref["boxes"][i]``) for further per-detection checks."""
-    from deploybridge.verify import match_rows
+    from deploybridge.parity.tensor import match_rows
 
     assert len(boxes) == len(ref["boxes"])
     perm = match_rows(ref["boxes"], boxes, ref["labels"], labels)
@@ -93,7 +93,7 @@ def export_and_run(module, inputs, feeds, opset, rewrites=(), dynamic_axes=None,
     import onnxruntime as ort
     import torch
 
-    from deploybridge.rewriting import applied
+    from deploybridge.convert.rewriting import applied
 
     names = [f"in{k}" for k in range(len(inputs))]
     target = io.BytesIO() if not dynamo else str(tmp_path / "model.onnx")

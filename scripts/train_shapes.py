@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deploybridge.datasets import shapes
+from deploybridge.evaluation.datasets import shapes
 from deploybridge_torchvision.shapes_models import BUILDERS
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "plugins/torchvision/deploybridge_torchvision/checkpoints"

@@ -65,7 +65,7 @@ def deploy_register_families(register):
 
 
 def _ort():
-    from deploybridge.backends.onnxruntime import BACKEND
+    from deploybridge.runtime.backends.onnxruntime import BACKEND
 
     return BACKEND
 

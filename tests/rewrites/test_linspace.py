@@ -1,7 +1,7 @@
 """linspace: NaN at size 1, end point, dynamo baking — wrong without the rewrite, exact with it."""
 import pytest
 
-from deploybridge.rewrites.linspace import REWRITE, exact_linspace
+from deploybridge_rewrites.linspace import REWRITE, exact_linspace
 
 TOL = 1e-5  # float32; measured error with the rewrite <= 4.8e-7 (one step's rounding at 1001 points)
 
@@ -61,7 +61,7 @@ def test_dynamo_bakes_the_grid_without_and_is_dynamic_with(onnx_parity):
 def test_stand_in_equals_torch_in_eager(start, end, steps):
     import torch
 
-    from deploybridge.rewriting import applied
+    from deploybridge.convert.rewriting import applied
 
     for dtype in (torch.float32, torch.float64):
         ref = torch.linspace(start, end, steps, dtype=dtype)

@@ -1,7 +1,7 @@
 """x[i, j] with negative index tensors: silently wrong without the rewrite, exact with it."""
 import pytest
 
-from deploybridge.rewrites.negative_index import REWRITE, normalise_indices
+from deploybridge_rewrites.negative_index import REWRITE, normalise_indices
 
 
 def _indexer():

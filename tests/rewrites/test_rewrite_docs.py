@@ -1,7 +1,7 @@
 """Every built-in rewrite has a docs entry and its own test module."""
 from pathlib import Path
 
-from deploybridge.rewrites import BUILTIN_REWRITES
+from deploybridge_rewrites import BUILTIN_REWRITES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,7 +1,7 @@
 """roi_align(aligned=True) below opset 16: off by ~2 without the rewrite, exact with it, tiny boxes included."""
 import pytest
 
-from deploybridge.rewrites.roi_align_aligned import REWRITE
+from deploybridge_rewrites.roi_align_aligned import REWRITE
 
 TOL = 1e-5  # float32; measured: 0 with adaptive sampling, <= 5.1e-6 with sampling_ratio 2 (block averaging order)
 
@@ -61,7 +61,7 @@ def test_stand_in_equals_aligned_kernel_in_eager_and_leaves_unaligned_alone():
     import torch
     from torchvision.ops import roi_align
 
-    from deploybridge.rewriting import applied
+    from deploybridge.convert.rewriting import applied
 
     feats = _features()
     for scale, ratio in CASES:

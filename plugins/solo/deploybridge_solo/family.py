@@ -26,7 +26,7 @@ def as_detections(out: dict) -> dict:
     """masks/scores/labels (0-based classes) as boxes, scores, category ids (1-based) and N x 1 x H x W masks."""
     import numpy as np
 
-    from deploybridge.images import as_detections as detections
+    from deploybridge.runtime.image_io import as_detections as detections
 
     return {**detections(out), "labels": np.asarray(out["labels"]) + 1}
 
@@ -42,7 +42,7 @@ def shapes_image(shape, seed: int):
     """A shapes image (what the shapes model was trained on) as MMDetection feeds it: BGR, 0-255 float."""
     import numpy as np
 
-    from deploybridge.datasets import shapes
+    from deploybridge.evaluation.datasets import shapes
 
     pixels, _ = shapes.make_image(np.random.default_rng(seed), shape[2], shape[3])
     return bgr_tensor(pixels)
@@ -82,7 +82,7 @@ def mmdeploy_export(model, pre: dict, inputs: tuple, path, opset: int, dynamic: 
 
 
 def shapes_categories():
-    from deploybridge.datasets.shapes import CATEGORIES
+    from deploybridge.evaluation.datasets.shapes import CATEGORIES
 
     return CATEGORIES
 

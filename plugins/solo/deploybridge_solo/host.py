@@ -7,7 +7,7 @@ graph as one ``deploybridge::SOLOPostprocess`` node whose inputs are the image
 size and the head's outputs (kernel, class and mask-feature maps for SOLOv2;
 mask and class maps for SOLO and Decoupled SOLO), and whose attributes carry
 the variant, thresholds and grids. The artifact build cuts the graph before it
-(deploybridge.segments); verify and ``deploy run`` call :data:`HOST_OP` there,
+(deploybridge.runtime.segments); verify and ``deploy run`` call :data:`HOST_OP` there,
 which runs the same :func:`deploybridge_solo.graph.postprocess` as the PyTorch
 side, on the engine's outputs.
 """

@@ -49,7 +49,7 @@ def to_network(pixels_rgb: np.ndarray, normalise) -> torch.Tensor:
 
 
 def batch(rng, n: int, normalise):
-    from deploybridge.datasets import shapes
+    from deploybridge.evaluation.datasets import shapes
 
     images, samples = [], []
     for _ in range(n):
@@ -71,7 +71,7 @@ def predict_runner(model, pre: dict):
 
 
 def evaluate(model, pre: dict) -> dict:
-    from deploybridge import dataset_eval
+    from deploybridge.evaluation import ap_delta as dataset_eval
 
     model.eval()
     with dataset_eval.resolve_dataset("shapes", SIZE) as annotations:

@@ -14,7 +14,7 @@ needs_checkpoint = pytest.mark.skipif(not SHAPES_CHECKPOINT.exists(), reason="no
 def test_graph_post_processing_equals_mmdetection_predict():
     import torch
 
-    from deploybridge.framework_parity import instance_parity
+    from deploybridge.parity.framework import instance_parity
     from deploybridge.records import ModelSpec
     from deploybridge_mmdet.reference import mmdet_predict
     from deploybridge_solo.family import load
@@ -72,8 +72,8 @@ def test_deploy_run_feeds_bgr_like_mmdetection(cli, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from deploybridge.datasets import shapes
-    from deploybridge.framework_parity import instance_parity
+    from deploybridge.evaluation.datasets import shapes
+    from deploybridge.parity.framework import instance_parity
     from deploybridge.records import ModelSpec
     from deploybridge_solo.family import bgr_tensor, load
 

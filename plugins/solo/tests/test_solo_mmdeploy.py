@@ -41,13 +41,13 @@ def test_mmdeploy_top_instances_equal_mmdetection_predict(tmp_path):
     import numpy as np
     import onnxruntime as ort
 
-    from deploybridge.framework_parity import instance_parity
+    from deploybridge.parity.framework import instance_parity
     from deploybridge.records import ModelSpec
     from deploybridge_solo.family import load, mmdeploy_export
 
     loaded = load(ModelSpec(family="solo", model="solov2_shapes"))
     (images,) = loaded.make_inputs(1000)
-    from deploybridge import rewriting
+    from deploybridge.convert import rewriting
     from deploybridge.plugins import Host
 
     chosen = rewriting.select(Host(only=["solo"]).rewrites(), "mmdeploy", 11, family="solo")
@@ -72,7 +72,7 @@ FX_WRAP_PROBE = """
 import importlib, sys
 import torch.fx._symbolic_trace as fx
 from mmdeploy.core import RewriterContext
-from deploybridge import rewriting
+from deploybridge.convert import rewriting
 from deploybridge.plugins import Host
 
 sys.path.insert(0, sys.argv[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deploybridge.errors import DeployError
-from deploybridge.inputs import smooth_images
+from deploybridge.parity.synthetic_inputs import smooth_images
 from deploybridge.records import LoadedModel, ModelSpec, OutputSpec, Tolerance
 
 from deploybridge_torchvision.catalogue import CATALOGUE, Entry
@@ -64,7 +64,7 @@ def shapes_images(seed: int, shape) -> "torch.Tensor":
     import numpy as np
     import torch
 
-    from deploybridge.datasets.shapes import make_image
+    from deploybridge.evaluation.datasets.shapes import make_image
 
     rng = np.random.default_rng(seed)
     batch = [make_image(rng, shape[2], shape[3])[0] for _ in range(shape[0])]
@@ -73,7 +73,7 @@ def shapes_images(seed: int, shape) -> "torch.Tensor":
 
 def _categories(name: str, entry: Entry) -> list[str] | None:
     if entry.builder:
-        from deploybridge.datasets.shapes import CATEGORIES
+        from deploybridge.evaluation.datasets.shapes import CATEGORIES
 
         return ["__background__", *CATEGORIES]
     import torchvision

@@ -95,8 +95,8 @@ def validation_ap(model: nn.Module, size: int) -> dict[str, float]:
     import tempfile
     from pathlib import Path
 
-    from deploybridge import dataset_eval
-    from deploybridge.datasets.shapes import validation_split
+    from deploybridge.evaluation import ap_delta as dataset_eval
+    from deploybridge.evaluation.datasets.shapes import validation_split
     from deploybridge_torchvision.wrappers import Detector
 
     masks = isinstance(model, MaskRCNN)

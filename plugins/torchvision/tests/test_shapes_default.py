@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import assert_one_line_error
-from deploybridge.datasets import shapes
+from deploybridge.evaluation.datasets import shapes
 from deploybridge.records import ModelSpec
 from deploybridge_torchvision.load import CHECKPOINTS, load
 

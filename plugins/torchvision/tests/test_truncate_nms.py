@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from deploybridge.onnx_io import iter_nodes
+from deploybridge.convert.onnx_io import iter_nodes
 
 CASES = [("retinanet_resnet50_fpn", 1), ("fasterrcnn_mobilenet_v3_large_320_fpn", 2), ("maskrcnn_resnet50_fpn", 2)]
 

@@ -1,0 +1,156 @@
+"""Parsing and rendering shared by the commands."""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from rich.table import Table
+
+from deploybridge.cli import console
+from deploybridge.errors import DeployError
+from deploybridge.records import Tolerance
+from deploybridge.parity.tensor import Verification
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(p) for p in text.replace("x", ",").split(","))
+    except ValueError:
+        dims = ()
+    if not dims or any(d <= 0 for d in dims) or not 2 <= len(dims) <= 5:
+        raise DeployError(f"malformed --input-shape '{text}'; expected 2-5 positive integers such as 1,3,320,320")
+    return dims
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DeployError(f"malformed --option '{pair}'; expected KEY=VALUE such as num_classes=5")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def tolerance_override(atol: float | None, rtol: float | None) -> Tolerance | None:
+    if atol is None and rtol is None:
+        return None
+    default = Tolerance()
+    return Tolerance(atol=default.atol if atol is None else atol, rtol=default.rtol if rtol is None else rtol)
+
+
+def task_tolerances(pairs) -> dict[str, float]:
+    from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES
+
+    values = parse_options(pairs)
+    unknown = [k for k in values if k not in DEFAULT_TASK_TOLERANCES]
+    if unknown or not all(isinstance(v, (int, float)) for v in values.values()):
+        raise DeployError(f"bad --task-tolerance {', '.join(pairs)}; keys: {', '.join(DEFAULT_TASK_TOLERANCES)}, values numbers")
+    return {k: float(v) for k, v in values.items()}
+
+
+def backend_options(threads: int | None, providers: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if threads:
+        options["threads"] = threads
+    if providers:
+        options["providers"] = list(providers)
+    return options
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def verification_table(v: Verification) -> Table:
+    table = Table(title=f"parity: PyTorch vs {v.backend}", title_justify="left")
+    for col in ("input seed", "output", "shape", "max abs", "max rel", "atol", "rtol", "result"):
+        table.add_column(col)
+    for check in v.inputs:
+        label = str(check.seed) + (f" at {'x'.join(map(str, check.input_shape[2:]))}" if check.input_shape else "")
+        if check.detections_ref is not None:
+            counts = f"{check.detections_ref} vs {check.detections_got}"
+            ok = check.detections_ref == check.detections_got
+            extra = f", {check.reordered} reordered" if check.reordered else ""
+            table.add_row(label, "detections", counts + extra, "", "", "", "",
+                          "[green]same count[/]" if ok else "[red]COUNT DIFFERS[/]")
+        for c in check.outputs:
+            result = "[green]ok[/]" if c.passed else f"[red]FAIL[/] {c.note}".rstrip()
+            table.add_row(label, c.name, "x".join(map(str, c.ref_shape)), _fmt(c.max_abs), _fmt(c.max_rel),
+                          f"{c.atol:.3g}", f"{c.rtol:.3g}", result)
+    return table
+
+
+def task_table(v: Verification) -> Table | None:
+    checks = [(i.seed, i.task) for i in v.inputs if i.task]
+    if not checks:
+        return None
+    table = Table(title=f"{checks[0][1]['task']} parity: PyTorch vs {v.backend}", title_justify="left")
+    keys = list(checks[0][1]["metrics"])
+    for col in ["input seed", *keys, "result"]:
+        table.add_column(col.replace("_", " "))
+    for seed, t in checks:
+        cells = [f"{t['metrics'][k]:.3g}" if isinstance(t['metrics'][k], float) else str(t['metrics'][k]) for k in keys]
+        table.add_row(str(seed), *cells, "[green]ok[/]" if t["passed"] else "[red]FAIL[/] " + "; ".join(t["failures"]))
+    return table
+
+
+def evaluation_table(e) -> Table:
+    table = Table(title=f"AP on {e.dataset} ({e.images} images)", title_justify="left")
+    metrics = list(next(iter(e.ap.values())))
+    table.add_column("runner")
+    for m in metrics:
+        table.add_column(m.replace("_", " "))
+    for name, values in e.ap.items():
+        table.add_row(name, *(f"{values[m]:.4f}" for m in metrics))
+    for name in list(e.ap)[1:]:
+        cells = []
+        for m in metrics:
+            d = e.delta[f"{name}:{m}"]
+            cells.append(f"[{'green' if abs(d) <= e.max_delta else 'red'}]{d:+.4f}[/]")
+        table.add_row(f"Δ {name} - {next(iter(e.ap))}", *cells)
+    return table
+
+
+VERDICT_STYLE = {"fixed": "green", "harmless": "dim", "fixable": "yellow", "unknown": "bold yellow"}
+
+
+def triage_table(triaged: Sequence[dict]) -> Table | str | None:
+    """Export warnings with a verdict each; the harmless ones are only counted (report.json lists them)."""
+    from rich.markup import escape
+
+    shown = [w for w in triaged if w["verdict"] != "harmless"]
+    harmless = sum(1 for w in triaged if w["verdict"] == "harmless")
+    if not triaged:
+        return None
+    if not shown:
+        return f"export warnings: {harmless} known harmless, each with its reason in report.json"
+    caption = f"{harmless} more known harmless, each with its reason in report.json" if harmless else None
+    table = Table(title="export warnings", title_justify="left", caption=caption, caption_justify="left")
+    for col in ("verdict", "count", "where", "warning", "rewrite / why"):
+        table.add_column(col)
+    for w in shown:
+        style = VERDICT_STYLE[w["verdict"]]
+        first = w["message"].splitlines()[0]
+        table.add_row(f"[{style}]{w['verdict']}[/]", str(w["count"]), escape(w["source"]), escape(first[:110]),
+                      escape(f"{w['rewrite']}: {w['why']}" if w["rewrite"] else w["why"]))
+    return table
+
+
+def print_verification(v: Verification, evaluation=None) -> None:
+    out = console.out()
+    out.print(verification_table(v))
+    task = task_table(v)
+    if task is not None:
+        out.print(task)
+    if evaluation is not None:
+        out.print(evaluation_table(evaluation))
+        state = "[green]ΔAP within[/]" if evaluation.passed else "[bold red]ΔAP OUTSIDE[/]"
+        out.print(f"{state} ±{evaluation.max_delta * 100:.1f} AP points: " + ", ".join(f"{k} {d * 100:+.2f}" for k, d in evaluation.delta.items()))
+    style = "green" if v.passed else "bold red"
+    out.print(f"[{style}]verification {v.summary()}[/]")

@@ -1,0 +1,110 @@
+"""deploy convert."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+STAGES = ["load", "export", "graph passes", "build", "verify", "evaluate"]
+
+
+def convert(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name within the family, e.g. maskrcnn_resnet50_fpn"
+                                        " (families that take --config default it to the config name)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Artifact folder to create (written atomically)."),
+    plugin: Optional[str] = typer.Option(None, "--plugin", "-p", help="Load only this plugin's entry point (plus built-ins)."),
+    family: Optional[str] = typer.Option(None, "--family", help="Family name, when the plugin registers several."),
+    config: Optional[str] = typer.Option(None, "--config", help="Framework config (families that use configs)."),
+    weights: Optional[str] = typer.Option(None, "--weights", "-w", help="Local checkpoint file, or a pretrained weights name found in the local torch cache."),
+    random_weights: bool = typer.Option(False, "--random-weights", help="Random weights, initialised so outputs are not degenerate (for trying the pipeline)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for random weights and verification inputs."),
+    backend: str = typer.Option("onnxruntime", "--backend", "-b", help="Backend to build and verify."),
+    exporter: Optional[str] = typer.Option(None, "--exporter", help="legacy (TorchScript-based) or dynamo; default: the family's choice."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset to export."),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="Input shape N,C,H,W (default: the family's)."),
+    option: List[str] = typer.Option([], "--option", help="Family option KEY=VALUE (repeatable), e.g. num_classes=5."),
+    passes: List[str] = typer.Option([], "--pass", help="Run this graph pass too (repeatable; see `deploy rewrites`)."),
+    truncate_nms: bool = typer.Option(False, "--truncate-nms", help="Run NonMaxSuppression on the host (NumPy) instead of in the"
+                                      " engine: the graph is cut into segments around every NMS (pass truncate_before_nms)."),
+    fp16: bool = typer.Option(False, "--fp16", help="Convert the compute-heavy ops to float16 (pass to_fp16); inputs and"
+                              " outputs stay float32 and tolerances are scaled to float16's rounding."),
+    fp16_io: bool = typer.Option(False, "--fp16-io", help="With --fp16: float16 inputs and outputs too (callers may keep"
+                                 " passing float32: the backend casts)."),
+    no_rewrite: List[str] = typer.Option([], "--no-rewrite", help="Do not apply this rewrite (repeatable)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
+    provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable, in priority order)."),
+    num_inputs: int = typer.Option(3, "--num-inputs", min=1, help="How many seeded inputs verification compares."),
+    atol: Optional[float] = typer.Option(None, "--atol", help="Override the absolute tolerance for every output."),
+    task_tolerance: List[str] = typer.Option([], "--task-tolerance", help="Task-aware tolerance KEY=VALUE (repeatable), e.g. max_box_deviation_px=2."),
+    rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the relative tolerance for every output."),
+    eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP of PyTorch and the artifact on a COCO json, or 'shapes' (the shapes validation split); fails if |ΔAP| > 0.1 points."),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out folder."),
+    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout instead of the summary."),
+) -> int:
+    """Export a model, build it for a backend, verify parity and write an artifact folder.
+
+    Example: deploy convert --plugin torchvision --model maskrcnn_resnet50_fpn --random-weights --out out/maskrcnn
+    """
+    from deploybridge.cli import console
+    from deploybridge.convert import pipeline
+    from deploybridge.cli.commands import _common
+    from deploybridge.errors import DeployError
+    from deploybridge.plugins import Host
+    from deploybridge.records import ModelSpec
+
+    if not model and not config:
+        raise DeployError("give --model NAME (or --config for families that build from configs); see `deploy plugins`")
+    model = model or config
+    if weights and random_weights:
+        raise DeployError("--weights and --random-weights exclude each other; give one")
+    if weights and not Path(weights).exists() and ("/" in weights or Path(weights).suffix):
+        raise DeployError(f"weights file {weights} not found; give an existing checkpoint path")
+    if weights and Path(weights).exists():
+        weights = str(Path(weights).resolve())  # `deploy verify` may run from another folder
+    spec = ModelSpec(family=family or "", model=model, weights=weights, random_weights=random_weights, seed=seed,
+                     input_shape=_common.parse_shape(input_shape), config=config, options=_common.parse_options(option))
+    opts = pipeline.ConvertOptions(
+        out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=[*passes, *(["truncate_before_nms"] if truncate_nms else []), *(["to_fp16"] if fp16 or fp16_io else [])],
+        fp16_io=fp16_io,
+        disabled_rewrites=no_rewrite,
+        backend_options=_common.backend_options(threads, provider), num_inputs=num_inputs,
+        tolerance=_common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
+        task_tolerances=_common.task_tolerances(task_tolerance),
+    )
+    from deploybridge.convert import artifact
+
+    artifact.check_destination(out, force)  # before loading plugins and torch
+    host = Host(only=[plugin] if plugin else None)
+    stages = STAGES if eval_dataset else STAGES[:-1]
+    with console.StageProgress(stages, quiet=json_out) as progress:
+        result = pipeline.convert(host, spec, opts, plugin=plugin, stage=progress.stage)
+    if json_out:
+        console.print_json(result.manifest)
+    else:
+        triage = _common.triage_table(result.manifest["export_warnings"])
+        if triage is not None:
+            console.out().print(triage)
+        _common.print_verification(result.verification, result.evaluation)
+        framework = result.manifest.get("framework_parity")
+        if framework:
+            rows = framework["inputs"]
+            console.out().print(
+                f"[{'green' if framework['passed'] else 'bold red'}]{framework['framework']} vs the exported wrapper:[/]"
+                f" {sum(r['matched'] for r in rows)} of {sum(max(r['framework_count'], r['wrapper_count']) for r in rows)}"
+                f" instances matched (IoU >= {framework['thresholds']['match_iou']}), min IoU {min(r['min_iou'] for r in rows):.3f},"
+                f" max score deviation {max(r['max_score_deviation'] for r in rows):.2g}")
+        m = result.manifest
+        console.out().print(
+            f"artifact: [bold]{result.artifact}[/] ({m['spec']['family']}/{m['spec']['model']}, {m['export']['exporter']} exporter,"
+            f" opset {m['export']['opset']}, backend {m['backend']['name']})"
+        )
+    if not result.passed:
+        console.err().print(f"[bold red]verification failed[/]: the artifact in {result.artifact} does NOT match PyTorch; do not deploy it"
+                            " (report.json has the details)")
+        return 1
+    return 0
+
+
+def add_to(app: typer.Typer) -> None:
+    app.command("convert")(convert)

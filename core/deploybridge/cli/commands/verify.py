@@ -1,0 +1,49 @@
+"""deploy verify."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def verify(
+    folder: Path = typer.Argument(..., help="Artifact folder written by `deploy convert`."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Backend to check (default: the artifact's)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
+    provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable)."),
+    atol: Optional[float] = typer.Option(None, "--atol", help="Override the manifest's absolute tolerance for every output."),
+    task_tolerance: List[str] = typer.Option([], "--task-tolerance", help="Task-aware tolerance KEY=VALUE (repeatable), e.g. max_box_deviation_px=2."),
+    rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the manifest's relative tolerance for every output."),
+    eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP on a COCO json, or 'shapes' (the shapes validation split)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the verification as JSON."),
+) -> int:
+    """Re-run parity from the artifact and the model spec stored in its manifest.
+
+    The model is rebuilt by its family plugin from the manifest (same weights or
+    same seeded random weights) and compared with the artifact on the same seeded inputs.
+    """
+    from deploybridge.convert import artifact
+    from deploybridge.cli import console
+    from deploybridge.convert import pipeline
+    from deploybridge.cli.commands import _common
+    from deploybridge.plugins import Host
+
+    manifest = artifact.read_manifest(folder)
+    owner = manifest["plugin"]["name"]
+    # only the family's plugin, unless another backend is asked for: it may come from any plugin
+    other_backend = backend is not None and backend != manifest["backend"]["name"]
+    host = Host(only=[owner] if owner != "builtin" and not other_backend else None)
+    with console.StageProgress(["verify"], quiet=json_out) as progress, progress.stage("verify"):
+        _, result, evaluation = pipeline.verify_artifact(host, folder, backend, _common.backend_options(threads, provider),
+                                                         _common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
+                                                         task_tolerances=_common.task_tolerances(task_tolerance))
+    if json_out:
+        console.print_json({**result.to_json(), "evaluation": evaluation.to_json() if evaluation else None})
+    else:
+        _common.print_verification(result, evaluation)
+    return 0 if result.passed and (evaluation is None or evaluation.passed) else 1
+
+
+def add_to(app: typer.Typer) -> None:
+    app.command("verify")(verify)

@@ -1,0 +1,87 @@
+"""torch.onnx.export with the exporter chosen explicitly and its warnings kept.
+
+torch 2.14 defaults to the dynamo exporter, which still fails on torchvision
+and Detectron2 detectors; families say which exporter they need and why, and
+the choice is recorded in the manifest.
+"""
+from __future__ import annotations
+
+import io
+import re
+import time
+import warnings
+from contextlib import redirect_stderr
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploybridge.errors import DeployError
+from deploybridge.records import LoadedModel
+
+EXPORTERS = ("legacy", "dynamo")
+
+
+@dataclass
+class ExportInfo:
+    exporter: str
+    opset: int
+    seconds: float
+    warnings: list[dict] = field(default_factory=list)
+    triage: list[dict] = field(default_factory=list)  # the warnings with a verdict each (deploybridge.convert.warning_triage)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch colours some messages for terminals
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _dynamic_shapes(loaded: LoadedModel):
+    """The family's dynamic input axes as the dynamo exporter's dynamic_shapes (one entry per positional input)."""
+    if not loaded.dynamic_axes:
+        return None
+    from torch.export import Dim
+
+    return tuple({int(d): Dim.DYNAMIC for d in (loaded.dynamic_axes.get(name) or {})} for name in loaded.input_names)
+
+
+def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, opset: int,
+                translation_table: dict | None = None) -> ExportInfo:
+    import torch
+
+    known = (*EXPORTERS, *loaded.extra_exporters)
+    if exporter not in known:
+        raise DeployError(f"unknown exporter '{exporter}'; choose one of: {', '.join(known)}")
+    kwargs = dict(
+        input_names=list(loaded.input_names),
+        output_names=loaded.output_names,
+        opset_version=opset,
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught, redirect_stderr(io.StringIO()):
+        warnings.simplefilter("always")
+        try:
+            with torch.no_grad():
+                if exporter in loaded.extra_exporters:
+                    loaded.extra_exporters[exporter](inputs, path, opset)
+                elif exporter == "legacy":
+                    torch.onnx.export(
+                        loaded.module, inputs, str(path), dynamo=False,
+                        dynamic_axes=dict(loaded.dynamic_axes or {}), do_constant_folding=True, **kwargs,
+                    )
+                else:
+                    torch.onnx.export(loaded.module, inputs, str(path), dynamo=True, external_data=False,
+                                      custom_translation_table=translation_table or None,
+                                      dynamic_shapes=_dynamic_shapes(loaded), **kwargs)
+        except DeployError:
+            raise
+        except Exception as exc:
+            other = "dynamo" if exporter == "legacy" else "legacy"  # for a family's own exporter: the built-in one
+            raise DeployError(f"{exporter} exporter failed at opset {opset}: {_first_line(exc)}; try --exporter {other} or another --opset") from exc
+    seen: dict[tuple[str, str], dict] = {}
+    for w in caught:
+        key = (w.category.__name__, str(w.message).strip())
+        if key in seen:
+            seen[key]["count"] += 1
+        else:
+            seen[key] = {"category": key[0], "message": key[1][:500], "source": f"{Path(w.filename).name}:{w.lineno}", "count": 1}
+    return ExportInfo(exporter, opset, time.perf_counter() - start, list(seen.values()))

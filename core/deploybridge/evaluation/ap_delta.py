@@ -1,0 +1,90 @@
+"""`--eval`: AP of PyTorch and of the artifact on a COCO dataset, and their difference.
+
+Detectron2's deployment guide promises AP within 0.1 points of the original;
+deploybridge fails the verification when |ΔAP| exceeds that for fp32.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from deploybridge.errors import DeployError
+
+MAX_DELTA_AP = 0.001  # 0.1 AP points on the [0, 1] scale
+
+
+@dataclass
+class EvalResult:
+    dataset: str
+    images: int
+    ap: dict[str, dict[str, float]] = field(default_factory=dict)  # runner -> {"box_ap", "mask_ap"}
+    delta: dict[str, float] = field(default_factory=dict)
+    max_delta: float = MAX_DELTA_AP
+    passed: bool = True
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@contextmanager
+def resolve_dataset(name: str, size: int) -> Iterator[Path]:
+    """``shapes`` (the validation split, generated on demand) or a COCO annotations json; yields its path."""
+    if name == "shapes":
+        from deploybridge.evaluation.datasets.shapes import validation_split
+
+        with tempfile.TemporaryDirectory(prefix="deploybridge-shapes-") as tmp:
+            yield validation_split(Path(tmp), size=size)
+        return
+    path = Path(name)
+    if not path.is_file():
+        raise DeployError(f"dataset {path} not found; give a COCO annotations .json (images relative to it) or 'shapes'")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DeployError(f"{path} is not a COCO annotations json") from None
+    if not isinstance(data, dict) or not data.get("images") or not data.get("annotations"):
+        raise DeployError(f"{path} has no images or no annotations; AP needs ground truth")
+    yield path
+
+
+def torch_runner(module, output_names) -> Callable[[np.ndarray], dict]:
+    """A tensor-in/tensor-out module as an ``evaluate`` runner."""
+    import torch
+
+    def run(x: np.ndarray) -> dict:
+        with torch.no_grad():
+            return {n: t.numpy() for n, t in zip(output_names, module(torch.from_numpy(x)))}
+
+    return run
+
+
+def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]], input_shape, with_masks: bool) -> EvalResult:
+    """``runners`` map a name ("pytorch", backend) to ``run(nchw_float) -> {"boxes", "scores", "labels"[, "masks"]}``."""
+    from deploybridge.evaluation.coco_ap import coco_ap, to_coco_results
+    from deploybridge.runtime.image_io import detections_to_original, load_rgb, to_input
+
+    coco = json.loads(Path(annotations).read_text())
+    results: dict[str, list] = {name: [] for name in runners}
+    for img in coco["images"]:
+        pixels = load_rgb(Path(annotations).parent / img["file_name"])
+        x, scale = to_input(pixels, input_shape)
+        for name, run in runners.items():
+            out = detections_to_original(run(x), scale, pixels.shape[:2])
+            results[name] += to_coco_results(img["id"], out["boxes"], out["scores"], out["labels"], out.get("masks") if with_masks else None)
+    res = EvalResult(dataset=str(annotations), images=len(coco["images"]))
+    for name, dets in results.items():
+        res.ap[name] = {"box_ap": coco_ap(annotations, dets, "bbox")}
+        if with_masks:
+            res.ap[name]["mask_ap"] = coco_ap(annotations, dets, "segm")
+    ref_name, *others = list(runners)
+    for name in others:
+        for metric, value in res.ap[name].items():
+            res.delta[f"{name}:{metric}"] = value - res.ap[ref_name][metric]
+    res.passed = all(abs(d) <= MAX_DELTA_AP for d in res.delta.values())
+    return res

@@ -1,0 +1,1 @@
+"""Static compatibility lints: what a backend would refuse, found without that backend installed."""

@@ -1,0 +1,225 @@
+"""Typed records that plugins register and the pipeline passes along.
+
+Plugins build these and hand them to the ``register`` callback of a
+registration hook; the host adds the owner and rejects duplicate names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user asked for; stored in the manifest so `deploy verify` can rebuild the model."""
+
+    family: str
+    model: str
+    weights: str | None = None
+    random_weights: bool = False
+    seed: int = 0
+    input_shape: tuple[int, ...] | None = None
+    config: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "family": self.family,
+            "model": self.model,
+            "weights": self.weights,
+            "random_weights": self.random_weights,
+            "seed": self.seed,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "config": self.config,
+            "options": dict(self.options),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ModelSpec":
+        shape = data.get("input_shape")
+        return cls(
+            family=data["family"],
+            model=data["model"],
+            weights=data.get("weights"),
+            random_weights=bool(data.get("random_weights")),
+            seed=int(data.get("seed", 0)),
+            input_shape=tuple(shape) if shape else None,
+            config=data.get("config"),
+            options=dict(data.get("options") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Element-wise bound |got - ref| <= atol + rtol * |ref| (numpy.allclose semantics).
+
+    ``noise_floor`` is the measured float32-vs-float64 spread of the reference
+    that atol was derived from (None: not measured, e.g. overridden by the user).
+    """
+
+    atol: float = 1e-4
+    rtol: float = 1e-3
+    noise_floor: float | None = None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One model output, in the declared order.
+
+    ``per_detection`` outputs have one row per detection; their leading
+    dimension is data-dependent, so verification compares counts first and
+    pairs rows by matching, never by position.
+    """
+
+    name: str
+    per_detection: bool = False
+    tolerance: Tolerance | None = None
+
+
+@dataclass
+class LoadedModel:
+    """A family loader's answer: a tensor-in/tensor-out module and how to feed it."""
+
+    module: Any  # torch.nn.Module with forward(*tensors) -> tuple of tensors
+    input_names: Sequence[str]
+    outputs: Sequence[OutputSpec]
+    make_inputs: Callable[[int], tuple]  # seed -> example input tensors (deterministic)
+    default_exporter: str = "legacy"
+    exporter_reason: str = ""
+    exporters: Sequence[str] = ("legacy", "dynamo")  # those this model can be exported with; others are refused
+    # exporters the family adds (name -> fn(inputs, onnx_path, opset)), e.g. the solo family's "mmdeploy": fn writes an
+    # ONNX file whose inputs and outputs are the declared ones; the family's rewrites for it name it in `exporters`
+    extra_exporters: Mapping[str, Callable[[tuple, Any, int], None]] = field(default_factory=dict)
+    dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
+    # with dynamic_axes: more input shapes verification runs at, so a size baked into the graph is caught
+    other_shapes: Sequence[tuple[int, ...]] = ()
+    make_inputs_at: Callable[[int, tuple], tuple] | None = None  # (seed, input shape) -> example input tensors
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
+    task: str | None = None  # detection | segmentation | classification: enables task-aware parity
+    categories: Sequence[str] | None = None  # label id -> name (index 0 is background for detectors)
+    # For models whose inputs/outputs are not torchvision's (0-1 RGB in; boxes, scores, category-id labels,
+    # N x 1 x H x W mask probabilities out): how --eval feeds them and reads their detections. None: identity.
+    # the framework's own, unmodified prediction on the same inputs (outputs named like the declared ones), checked
+    # against the wrapper by deploybridge.parity.framework; framework_name says whose it is ("MMDetection predict")
+    framework_reference: Callable[[tuple], dict] | None = None
+    framework_name: str = ""
+    input_from_rgb: Callable[[Any], Any] | None = None  # N x 3 x H x W float 0-1 RGB ndarray -> model input ndarray
+    to_detections: Callable[[dict], dict] | None = None  # output ndarrays by name -> detections as above
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: turns a :class:`ModelSpec` into a :class:`LoadedModel`."""
+
+    name: str
+    load: Callable[[ModelSpec], LoadedModel]
+    models: Sequence[str] = ()
+    description: str = ""
+    order: int = 100
+    owner: str = ""
+
+
+# which exporters each rewrite kind can act on ("*": any, including a family's own, e.g. mmdeploy)
+REWRITE_KINDS = {
+    "function": ("*",),
+    "module": ("*",),
+    "symbolic": ("legacy",),
+    "dynamo": ("dynamo",),
+}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """An op rewrite in force only while exporting.
+
+    ``kind`` says what ``target`` names and what ``replacement`` is:
+
+    * ``function``: a dotted path to a function or method (``torch.linspace``,
+      ``torch.ops.torchvision.roi_align``, ``pkg.mod.Class.method``); patched
+      with ``replacement`` and restored afterwards.
+    * ``module``: a dotted path to an ``nn.Module`` class; its ``forward`` is
+      replaced by ``replacement``.
+    * ``symbolic``: a legacy-exporter op name ``domain::op`` (``aten::triu``);
+      ``replacement`` is a symbolic function registered at the export opset with
+      ``torch.onnx.register_custom_op_symbolic`` and unregistered afterwards.
+    * ``dynamo``: an ATen overload (``torch.ops.aten.triu.default``);
+      ``replacement`` is an onnxscript function put in the dynamo exporter's
+      ``custom_translation_table``.
+
+    ``wrap=True`` (function/module kinds): ``replacement(original)`` is called
+    once per export and returns the stand-in, for rewrites that delegate to the
+    original in the cases they do not change.
+    """
+
+    name: str
+    kind: str
+    target: str
+    replacement: Any
+    why: str = ""
+    exporters: Sequence[str] = ("legacy", "dynamo")
+    opsets: tuple[int, int] = (7, 99)
+    backends: Sequence[str] = ()
+    order: int = 100
+    owner: str = ""
+    wrap: bool = False
+    fixes: Sequence[str] = ()  # regexes of export warnings this rewrite answers (deploybridge.convert.warning_triage)
+    families: Sequence[str] = ()  # empty: every family; a plugin's rewrites for its own models name them
+
+    def applies(self, exporter: str, opset: int) -> bool:
+        kinds = REWRITE_KINDS.get(self.kind, ())
+        return (exporter in self.exporters and (exporter in kinds or "*" in kinds)
+                and self.opsets[0] <= opset <= self.opsets[1])
+
+
+@dataclass(frozen=True)
+class GraphPass:
+    """A graph-surgery pass ``(onnx_graphsurgeon.Graph, PassContext) -> Graph``, run after export."""
+
+    name: str
+    run: Callable[[Any, Any], Any]
+    description: str = ""
+    order: int = 100
+    families: Sequence[str] = ()  # empty: opt-in by name only
+    backends: Sequence[str] = ()
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class HostOp:
+    """A step an artifact runs on the host, between or after its engine segments.
+
+    ``name`` is the ONNX op type of the node that stands for it in the artifact's
+    graph (domain ``deploybridge``). ``run(inputs, attributes)`` gets the node's
+    inputs as NumPy arrays (None for an empty input name) and its attributes as
+    a dict, and returns one array per node output.
+    """
+
+    name: str
+    run: Callable[[list, dict], list]
+    description: str = ""
+    order: int = 100
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A runtime the artifact is built for.
+
+    ``unavailable()`` returns None when usable, else one line saying why and
+    how to install it. ``build(onnx_path, out_dir, options)`` writes engine files
+    and returns their names; ``load(artifact_dir, manifest, options)`` returns a
+    runner ``dict[name, ndarray] -> dict[name, ndarray]``.
+    """
+
+    name: str
+    unavailable: Callable[[], str | None]
+    build: Callable[..., list[str]]
+    load: Callable[..., Callable[[dict], dict]]
+    description: str = ""
+    version: Callable[[], str | None] = lambda: None
+    order: int = 100
+    owner: str = ""

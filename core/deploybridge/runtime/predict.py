@@ -1,0 +1,51 @@
+"""Running an artifact on image files, with its pre- and post-processing, without the original framework."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from deploybridge.errors import DeployError
+
+
+def artifact_predictor(folder: Path, backend_name: str | None = None, options: Mapping[str, Any] | None = None):
+    """Return (manifest, predict) where ``predict(pixels HxWx3 uint8) -> detections at the image's own size``: fed
+    as the manifest's ``preprocessing`` says, read by :func:`deploybridge.runtime.image_io.as_detections`."""
+    from deploybridge.convert import artifact
+    from deploybridge.runtime import segments
+    from deploybridge.runtime.image_io import as_detections, detections_to_original, to_input
+    from deploybridge.convert.pipeline import resolve_backend
+    from deploybridge.plugins import Host
+
+    manifest = artifact.read_manifest(folder)
+    outputs = {o["name"] for o in manifest["outputs"]}
+    if manifest.get("task") != "detection" and not {"masks", "scores", "labels"} <= outputs:
+        raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")
+    name = backend_name or manifest["backend"]["name"]
+    # plugins are loaded only when the artifact needs one: a non-built-in backend or a plugin's host step
+    plugin_steps = [s for s in manifest.get("segments") or [] if s["kind"] == "host" and s.get("owner") not in (None, "builtin")]
+    host = Host(only=["builtin"]) if name == "onnxruntime" and not plugin_steps else Host()
+    backend = resolve_backend(host, name)
+    runner: Callable[[dict], dict] = segments.load(backend, Path(folder), manifest, {**manifest["backend"].get("options", {}), **(options or {})},
+                                                   host.host_ops())
+    shape = manifest["inputs"][0]["shape"]
+    name = manifest["inputs"][0]["name"]
+
+    def predict(pixels: np.ndarray) -> dict:
+        x, scale = to_input(pixels, shape, manifest.get("preprocessing"))
+        return detections_to_original(as_detections(runner({name: x})), scale, pixels.shape[:2])
+
+    return manifest, predict
+
+
+def class_thresholds(manifest: Mapping[str, Any], override: float | None) -> dict[int, float] | float:
+    """The thresholds `deploy run` applies: --threshold, else those `deploy threshold` chose, else 0.5."""
+    if override is not None:
+        return override
+    chosen = manifest.get("thresholds")
+    if not chosen:
+        return 0.5
+    per_class = {int(c): p["threshold"] for c, p in chosen.get("per_class", {}).items()}
+    per_class[-1] = chosen["overall"]["threshold"]  # classes never seen in the dataset
+    return per_class

@@ -1,0 +1,17 @@
+"""The built-in op-rewrite library, a built-in plugin (owner name ``rewrites``).
+
+Each rewrite is one module here plus one test in ``tests/rewrites``; add its
+record to ``BUILTIN_REWRITES`` to register it. Warnings that were looked at
+and do not matter are listed in ``known_warnings``. See docs/writing-a-rewrite.md.
+"""
+from deploybridge import hookimpl
+from deploybridge.records import Rewrite
+from deploybridge_rewrites import linspace, negative_index, roi_align_aligned
+
+BUILTIN_REWRITES: list[Rewrite] = [linspace.REWRITE, roi_align_aligned.REWRITE, negative_index.REWRITE]
+
+
+@hookimpl
+def deploy_register_rewrites(register):
+    for rewrite in BUILTIN_REWRITES:
+        register(rewrite)
