@@ -36,7 +36,7 @@ def test_rewrite_changes_the_export_and_is_restored(cli, tiny, tmp_path):
     assert {"name": "tiny_scale_by_three", "owner": "tiny", "kind": "function", "target": "db_test_tiny.scale",
             "calls": 1} in manifest["rewrites"]
     meta = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
-    assert meta["deploybridge_rewrites"] == "tiny_scale_by_three"
+    assert meta["deploybridge.rewrites"] == "tiny_scale_by_three"
     # out of its opset range it is not applied, and --no-rewrite disables it in range
     assert cli("convert", "--plugin", "tiny", "--model", "tiny-net", "--random-weights", "--opset", "14", "--out", tmp_path / "b").code == 0
     ok = cli("convert", "--plugin", "tiny", "--model", "tiny-net", "--random-weights", "--opset", "13",

@@ -230,8 +230,8 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
                 "deploybridge.family": family.name,
                 "deploybridge.model": spec.model,
                 "deploybridge.exporter": exporter,
-                "deploybridge_rewrites": ",".join(applied_rewrites.fired),
-                "deploybridge.convert.pass_runner": ",".join(p.name for p in selected),
+                "deploybridge.rewrites": ",".join(applied_rewrites.fired),
+                "deploybridge.passes": ",".join(p.name for p in selected),
                 "deploybridge.outputs": ",".join(loaded.output_names),
             })
             import onnx
