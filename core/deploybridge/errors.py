@@ -15,3 +15,14 @@ class VerificationFailed(DeployError):
     """The artifact does not compute what the original model computes: exit code 1."""
 
     exit_code = 1
+
+
+def first_line(exc: BaseException | str, limit: int = 240) -> str:
+    """``TypeName: first non-empty line of the message``, at most ``limit`` characters: how every one-line error and
+    failure note quotes an exception (a plugin's, a backend's, the exporter's)."""
+    if isinstance(exc, str):
+        text = exc
+    else:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,5 +1,4 @@
 """Bad input: exit 2, one line that says what to do, no traceback, nothing on disk."""
-import json
 
 import pytest
 

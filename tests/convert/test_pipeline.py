@@ -94,7 +94,7 @@ def test_graph_pass_applied_and_recorded(cli, tiny, tmp_path):
     assert model.graph.node[-1].op_type == "Identity"
     meta = {p.key: p.value for p in model.metadata_props}
     applied = ["tiny_identity", "fix_if_branch_types", "name_outputs", "order_outputs"]  # by order; the built-ins run for every family
-    assert meta["deploybridge.convert.pass_runner"] == ",".join(applied)
+    assert meta["deploybridge.passes"] == ",".join(applied)
     assert json.loads((out / "manifest.json").read_text())["passes"] == applied
     assert cli("verify", out).code == 0
 

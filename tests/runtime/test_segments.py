@@ -38,7 +38,7 @@ def test_builtin_registers_host_nms():
 
 def test_graph_is_cut_and_the_host_op_runs_between_segments(tmp_path):
     from deploybridge.runtime import segments
-    from deploybridge.convert.pipeline import resolve_backend
+    from deploybridge.convert.resolve import resolve_backend
 
     _model_with_host_step(tmp_path / "model.onnx")
     backend = resolve_backend(Host(only=["builtin"]), "onnxruntime")
@@ -57,7 +57,7 @@ def test_graph_is_cut_and_the_host_op_runs_between_segments(tmp_path):
 
 def test_missing_host_op_is_one_line_naming_it(tmp_path):
     from deploybridge.runtime import segments
-    from deploybridge.convert.pipeline import resolve_backend
+    from deploybridge.convert.resolve import resolve_backend
 
     _model_with_host_step(tmp_path / "model.onnx")
     backend = resolve_backend(Host(only=["builtin"]), "onnxruntime")

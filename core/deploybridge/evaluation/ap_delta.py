@@ -88,3 +88,22 @@ def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]]
             res.delta[f"{name}:{metric}"] = value - res.ap[ref_name][metric]
     res.passed = all(abs(d) <= MAX_DELTA_AP for d in res.delta.values())
     return res
+
+
+def ap_delta_on_dataset(loaded, runner: Callable[[dict], dict], backend: str, dataset: str, input_shape) -> EvalResult:
+    """AP of PyTorch (``loaded``) and of the artifact (``runner``) on ``dataset``, fed through the family's input
+    convention (detectors and mask-only instance segmenters)."""
+    if loaded.task != "detection" and loaded.to_detections is None:
+        raise DeployError(f"--eval computes detection AP; this model's task is {loaded.task or 'unknown'}")
+    feed = loaded.input_from_rgb or (lambda x: x)
+    read = loaded.to_detections or (lambda out: out)
+    model = torch_runner(loaded.module, loaded.output_names)
+    runners = {
+        "pytorch": lambda x: read(model(feed(x))),
+        backend: lambda x: read(runner({loaded.input_names[0]: feed(x)})),
+    }
+    with resolve_dataset(dataset, int(input_shape[2])) as annotations:
+        result = evaluate(annotations, runners, input_shape, "masks" in loaded.output_names)
+    if dataset == "shapes":  # generated in a temporary folder: name it, not its path
+        result.dataset = "the shapes validation split"
+    return result

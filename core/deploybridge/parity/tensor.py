@@ -1,4 +1,4 @@
-"""Tensor parity: the reference (PyTorch) and the backend on the same inputs.
+"""Tensor parity: one input's outputs from the reference (PyTorch) and from the backend, output by output.
 
 Outputs are matched by name, never by position. For per-detection outputs the
 number of detections is compared first; rows are then paired by matching
@@ -7,8 +7,8 @@ ordered differently by two correct runtimes.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -40,29 +40,6 @@ class InputCheck:
     outputs: list[OutputCheck] = field(default_factory=list)
     task: dict | None = None  # task-aware parity (deploybridge.parity.task.TaskCheck as a dict)
     input_shape: list | None = None  # set when the input is not at the export size (dynamic-shape checks)
-
-
-@dataclass
-class Verification:
-    backend: str
-    passed: bool
-    inputs: list[InputCheck]
-    tolerances: dict[str, dict]
-    task_tolerances: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    def summary(self) -> str:
-        bad = [c for i in self.inputs for c in i.outputs if not c.passed]
-        worst = max((c.max_abs or 0.0 for i in self.inputs for c in i.outputs), default=0.0)
-        state = "PASSED" if self.passed else "FAILED"
-        text = f"{state}: {len(self.inputs)} inputs, max abs error {worst:.3g}, {len(bad)} output check(s) out of tolerance"
-        tasks = [i.task for i in self.inputs if i.task]
-        if tasks:
-            failed = sum(not t["passed"] for t in tasks)
-            text += f", {tasks[0]['task']} parity failed on {failed} of {len(tasks)} inputs" if failed else f", {tasks[0]['task']} parity ok"
-        return text
 
 
 def tolerances_for(outputs: Sequence[OutputSpec], override: Tolerance | None = None) -> dict[str, Tolerance]:
@@ -159,54 +136,3 @@ def compare_outputs(
         check.outputs.append(c)
         check.passed &= c.passed
     return check
-
-
-def _backend_failed(seed: int, outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray],
-                    tolerances: Mapping[str, Tolerance], exc: Exception) -> InputCheck:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-    note = f"backend failed on this input: {type(exc).__name__}: {(lines[0] if lines else '')[:240]}"
-    return InputCheck(seed=seed, passed=False, outputs=[
-        OutputCheck(o.name, list(ref[o.name].shape), [], None, None, tolerances[o.name].atol, tolerances[o.name].rtol,
-                    False, note) for o in outputs])
-
-
-def verify(
-    backend: str, outputs: Sequence[OutputSpec], seeds: Sequence[int],
-    reference: Callable[[int], tuple[dict, dict]], run_backend: Callable[[dict], dict],
-    tolerances: Mapping[str, Tolerance], on_input: Callable[[int], None] | None = None,
-    task: str | None = None, task_tolerances: Mapping[str, float] | None = None,
-) -> Verification:
-    """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts.
-
-    Both checks must pass: tensor parity (every output within tolerance) and,
-    for a known ``task``, task-aware parity (same objects, classes, pixels).
-    """
-    from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity
-
-    task_tol = {**DEFAULT_TASK_TOLERANCES, **(task_tolerances or {})}
-    checks = []
-    for k, seed in enumerate(seeds):
-        inputs, ref = reference(seed)
-        try:
-            got = run_backend(inputs)
-        except Exception as exc:  # an artifact that crashes on a valid input fails verification, loudly
-            checks.append(_backend_failed(seed, outputs, ref, tolerances, exc))
-            if on_input:
-                on_input(k)
-            continue
-        check = compare_outputs(seed, outputs, ref, got, tolerances)
-        first = next(iter(ref), None)
-        task_check = task_parity(task, ref, got, task_tol, tolerances[first].atol if first in tolerances else 0.0)
-        if task_check is not None:
-            check.task = task_check.to_json()
-            check.passed &= task_check.passed
-        checks.append(check)
-        if on_input:
-            on_input(k)
-    return Verification(
-        backend=backend,
-        passed=all(c.passed for c in checks),
-        inputs=checks,
-        tolerances={n: asdict(t) for n, t in tolerances.items()},
-        task_tolerances=task_tol if task else {},
-    )

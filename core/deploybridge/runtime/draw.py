@@ -55,3 +55,14 @@ def filter_detections(det: Mapping[str, np.ndarray], thresholds: Mapping[int, fl
     else:
         keep = np.array([s >= thresholds.get(int(lbl), thresholds.get(-1, 0.5)) for s, lbl in zip(scores, labels)], bool)
     return {k: v[keep] if hasattr(v, "__len__") and len(v) == len(scores) else v for k, v in det.items()}
+
+
+def draw_comparison(reference, runner, seed: int, loaded, path) -> None:
+    """PyTorch's detections beside the artifact's on the first verification input (the conversion report's picture)."""
+    inputs, ref = reference(seed)
+    got = runner(inputs)
+    pixels = (np.asarray(inputs[loaded.input_names[0]])[0].transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8)
+    shown = 0.5  # a readable picture; verification compared every detection
+    left = draw_detections(pixels, filter_detections(ref, shown), loaded.categories, f"PyTorch (score >= {shown})")
+    right = draw_detections(pixels, filter_detections(got, shown), loaded.categories, f"artifact (score >= {shown})")
+    side_by_side(left, right).save(path)

@@ -15,7 +15,7 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
     from deploybridge.convert import artifact
     from deploybridge.runtime import segments
     from deploybridge.runtime.image_io import as_detections, detections_to_original, to_input
-    from deploybridge.convert.pipeline import resolve_backend
+    from deploybridge.convert.resolve import resolve_backend
     from deploybridge.plugins import Host
 
     manifest = artifact.read_manifest(folder)

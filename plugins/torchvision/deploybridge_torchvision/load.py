@@ -5,7 +5,7 @@ from pathlib import Path
 
 from deploybridge.errors import DeployError
 from deploybridge.parity.synthetic_inputs import smooth_images
-from deploybridge.records import LoadedModel, ModelSpec, OutputSpec, Tolerance
+from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
 
 from deploybridge_torchvision.catalogue import CATALOGUE, Entry
 from deploybridge_torchvision.wrappers import IMAGENET_MEAN, IMAGENET_STD

@@ -37,7 +37,7 @@ def test_truncated_shapes_models_match_pytorch(cli, tmp_path, model, host_steps)
 
 def test_no_detections_and_the_untruncated_artifact_agree(cli, tmp_path):
     """An empty image (nothing passes the score threshold) runs through the host NMS with zero boxes."""
-    from deploybridge.convert.pipeline import resolve_backend
+    from deploybridge.convert.resolve import resolve_backend
     from deploybridge.plugins import Host
     from deploybridge.runtime.segments import load
 

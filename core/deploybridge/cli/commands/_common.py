@@ -9,7 +9,7 @@ from rich.table import Table
 from deploybridge.cli import console
 from deploybridge.errors import DeployError
 from deploybridge.records import Tolerance
-from deploybridge.parity.tensor import Verification
+from deploybridge.parity.verification import Verification
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:

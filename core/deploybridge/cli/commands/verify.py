@@ -25,7 +25,7 @@ def verify(
     """
     from deploybridge.convert import artifact
     from deploybridge.cli import console
-    from deploybridge.convert import pipeline
+    from deploybridge.parity import verification
     from deploybridge.cli.commands import _common
     from deploybridge.plugins import Host
 
@@ -35,7 +35,7 @@ def verify(
     other_backend = backend is not None and backend != manifest["backend"]["name"]
     host = Host(only=[owner] if owner != "builtin" and not other_backend else None)
     with console.StageProgress(["verify"], quiet=json_out) as progress, progress.stage("verify"):
-        _, result, evaluation = pipeline.verify_artifact(host, folder, backend, _common.backend_options(threads, provider),
+        _, result, evaluation = verification.verify_artifact(host, folder, backend, _common.backend_options(threads, provider),
                                                          _common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
                                                          task_tolerances=_common.task_tolerances(task_tolerance))
     if json_out:

@@ -1,0 +1,50 @@
+"""Names the user typed, resolved against what the plugins registered: a family, a backend, a model.
+
+Every miss is a one-line error with the closest names and where to look.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Sequence
+
+from deploybridge.errors import DeployError
+from deploybridge.plugins import Host
+from deploybridge.records import Backend, Family, LoadedModel, ModelSpec
+
+
+def _closest(name: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(names), n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def resolve_family(host: Host, spec: ModelSpec, plugin: str | None) -> Family:
+    families = host.families()
+    name = spec.family
+    if not name and plugin:
+        owned = [f for f in families.values() if f.owner == plugin]
+        if len(owned) == 1:
+            name = owned[0].name
+    if not name:
+        name = host.pm.hook.deploy_detect_family(spec=spec)
+    if not name:
+        hint = f" among plugin '{plugin}' families" if plugin else ""
+        raise DeployError(f"no family handles model '{spec.model}'{hint}; pass --plugin NAME or --family NAME (see `deploy plugins`)")
+    if name not in families:
+        raise DeployError(f"unknown family '{name}'{_closest(name, list(families))}; `deploy plugins` lists the families")
+    return families[name]
+
+
+def resolve_backend(host: Host, name: str) -> Backend:
+    backends = host.backends()
+    if name not in backends:
+        raise DeployError(f"unknown backend '{name}'{_closest(name, list(backends))}; available: {', '.join(backends)}")
+    reason = backends[name].unavailable()
+    if reason:
+        raise DeployError(f"backend '{name}' is not usable here: {reason}")
+    return backends[name]
+
+
+def load_model(family: Family, spec: ModelSpec) -> LoadedModel:
+    if family.models and spec.model not in family.models:
+        raise DeployError(f"unknown model '{spec.model}' for family '{family.name}'{_closest(spec.model, family.models)}; known: {', '.join(family.models)}")
+    return family.load(spec)

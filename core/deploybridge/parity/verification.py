@@ -1,0 +1,170 @@
+"""Verification: the reference (PyTorch) and the backend on the same inputs, every input checked by tensor parity
+and, for a known task, task parity; also at the family's other shapes for dynamic exports, and again later from an
+artifact folder alone (``deploy verify``)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from deploybridge.errors import DeployError, first_line
+from deploybridge.parity.tensor import InputCheck, OutputCheck, compare_outputs, tolerances_for
+from deploybridge.records import LoadedModel, ModelSpec, OutputSpec, Tolerance
+
+if TYPE_CHECKING:
+    from deploybridge.plugins import Host
+
+
+@dataclass
+class Verification:
+    backend: str
+    passed: bool
+    inputs: list[InputCheck]
+    tolerances: dict[str, dict]
+    task_tolerances: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        bad = [c for i in self.inputs for c in i.outputs if not c.passed]
+        worst = max((c.max_abs or 0.0 for i in self.inputs for c in i.outputs), default=0.0)
+        state = "PASSED" if self.passed else "FAILED"
+        text = f"{state}: {len(self.inputs)} inputs, max abs error {worst:.3g}, {len(bad)} output check(s) out of tolerance"
+        tasks = [i.task for i in self.inputs if i.task]
+        if tasks:
+            failed = sum(not t["passed"] for t in tasks)
+            text += f", {tasks[0]['task']} parity failed on {failed} of {len(tasks)} inputs" if failed else f", {tasks[0]['task']} parity ok"
+        return text
+
+
+def _backend_failed(seed: int, outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray],
+                    tolerances: Mapping[str, Tolerance], exc: Exception) -> InputCheck:
+    note = f"backend failed on this input: {first_line(exc)}"
+    return InputCheck(seed=seed, passed=False, outputs=[
+        OutputCheck(o.name, list(ref[o.name].shape), [], None, None, tolerances[o.name].atol, tolerances[o.name].rtol,
+                    False, note) for o in outputs])
+
+
+def verify(
+    backend: str, outputs: Sequence[OutputSpec], seeds: Sequence[int],
+    reference: Callable[[int], tuple[dict, dict]], run_backend: Callable[[dict], dict],
+    tolerances: Mapping[str, Tolerance], on_input: Callable[[int], None] | None = None,
+    task: str | None = None, task_tolerances: Mapping[str, float] | None = None,
+) -> Verification:
+    """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts.
+
+    Both checks must pass: tensor parity (every output within tolerance) and,
+    for a known ``task``, task-aware parity (same objects, classes, pixels).
+    """
+    from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity
+
+    task_tol = {**DEFAULT_TASK_TOLERANCES, **(task_tolerances or {})}
+    checks = []
+    for k, seed in enumerate(seeds):
+        inputs, ref = reference(seed)
+        try:
+            got = run_backend(inputs)
+        except Exception as exc:  # an artifact that crashes on a valid input fails verification, loudly
+            checks.append(_backend_failed(seed, outputs, ref, tolerances, exc))
+            if on_input:
+                on_input(k)
+            continue
+        check = compare_outputs(seed, outputs, ref, got, tolerances)
+        first = next(iter(ref), None)
+        task_check = task_parity(task, ref, got, task_tol, tolerances[first].atol if first in tolerances else 0.0)
+        if task_check is not None:
+            check.task = task_check.to_json()
+            check.passed &= task_check.passed
+        checks.append(check)
+        if on_input:
+            on_input(k)
+    return Verification(
+        backend=backend,
+        passed=all(c.passed for c in checks),
+        inputs=checks,
+        tolerances={n: asdict(t) for n, t in tolerances.items()},
+        task_tolerances=task_tol if task else {},
+    )
+
+
+def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tuple[dict, dict]]:
+    """seed -> (inputs, reference outputs) as numpy dicts; memoised, since the noise floor and parity both need it."""
+    import functools
+
+    import torch
+
+    @functools.cache
+    def run(seed: int, shape: tuple | None = None) -> tuple[dict, dict]:
+        inputs = loaded.make_inputs(seed) if shape is None else loaded.make_inputs_at(seed, shape)
+        try:
+            with torch.no_grad():
+                out = loaded.module(*inputs)
+        except DeployError:  # the model says itself what is wrong (e.g. an op a compatibility layer lacks)
+            raise
+        except Exception as exc:
+            shape = "x".join(str(d) for d in inputs[0].shape)
+            raise DeployError(f"model '{spec.model}' fails on input {shape}: {first_line(exc, 200)}; check --input-shape") from exc
+        out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
+        if len(out) != len(loaded.outputs):
+            raise DeployError(f"family '{spec.family}' declares {len(loaded.outputs)} outputs but the model returned {len(out)}")
+        as_np = lambda ts, names: {n: t.detach().cpu().numpy() for n, t in zip(names, ts)}  # noqa: E731
+        return as_np(inputs, loaded.input_names), as_np(out, loaded.output_names)
+
+    return run
+
+
+def verify_other_shapes(verification: Verification, loaded: LoadedModel, reference, runner, tolerances, seed: int,
+                        task_tolerances) -> None:
+    """A dynamic-shape export is also verified at the family's other input shapes: a size the exporter baked into
+    the graph (the dynamo exporter does with SOLO's CoordConv grid) fails here instead of in production."""
+    if not (loaded.dynamic_axes and loaded.other_shapes and loaded.make_inputs_at):
+        return
+    for shape in loaded.other_shapes:
+        extra = verify(verification.backend, loaded.outputs, [seed], lambda s, shape=tuple(shape): reference(s, shape), runner,
+                       tolerances, None, loaded.task, task_tolerances)
+        for check in extra.inputs:
+            check.input_shape = list(shape)
+        verification.inputs += extra.inputs
+        verification.passed &= extra.passed
+
+
+def seeds_for(spec: ModelSpec, n: int) -> list[int]:
+    # Seeds are offset from the weight seed so inputs differ from the calibration images.
+    return [1000 + spec.seed + k for k in range(n)]
+
+
+def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, backend_options: Mapping[str, Any] | None = None,
+                    tolerance: Tolerance | None = None, on_input: Callable[[int], None] | None = None,
+                    eval_dataset: str | None = None, task_tolerances: Mapping[str, float] | None = None) -> tuple[dict, Verification, Any]:
+    """Re-check an artifact folder: the model rebuilt from the manifest's spec against the artifact's engine, at the
+    manifest's seeds and tolerances (or ``tolerance``)."""
+    from deploybridge.convert import artifact
+    from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
+    from deploybridge.evaluation.ap_delta import ap_delta_on_dataset
+    from deploybridge.runtime import segments
+
+    manifest = artifact.read_manifest(folder)
+    spec = ModelSpec.from_json(manifest["spec"])
+    backend = resolve_backend(host, backend_name or manifest["backend"]["name"])
+    family = resolve_family(host, spec, manifest["plugin"]["name"])
+    loaded = load_model(family, spec)
+    declared = [o["name"] for o in manifest["outputs"]]
+    if declared != loaded.output_names:
+        raise DeployError(f"artifact outputs {declared} differ from what family '{family.name}' declares now {loaded.output_names}; re-run `deploy convert`")
+    if tolerance is None:
+        tolerances = {n: Tolerance(**t) for n, t in manifest["tolerances"].items()}
+    else:
+        tolerances = tolerances_for(loaded.outputs, tolerance)
+    options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
+    runner = segments.load(backend, Path(folder), manifest, options, host.host_ops())
+    seeds = manifest["verification"]["seeds"]
+    verification = verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input,
+                          manifest.get("task"), {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})})
+    evaluation = None
+    if eval_dataset:
+        shape = [d for d in manifest["inputs"][0]["shape"]]
+        evaluation = ap_delta_on_dataset(loaded, runner, backend.name, eval_dataset, shape)
+    return manifest, verification, evaluation
