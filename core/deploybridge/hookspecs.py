@@ -67,6 +67,15 @@ def deploy_register_host_ops(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def deploy_register_known_warnings(register: Callable[[Any], None]) -> None:
+    """Register export warnings that are harmless (:class:`deploybridge.records.KnownWarning`).
+
+    Called when a conversion triages the warnings its export printed. A warning that matches one gets the verdict
+    ``harmless`` with its ``why``; plugins list the warnings their own models' code prints.
+    """
+
+
+@hookspec
 def deploy_register_commands(app: Any) -> None:
     """Add commands to the ``deploy`` Typer ``app``.
 

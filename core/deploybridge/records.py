@@ -223,3 +223,21 @@ class Backend:
     version: Callable[[], str | None] = lambda: None
     order: int = 100
     owner: str = ""
+
+
+@dataclass(frozen=True)
+class KnownWarning:
+    """An export warning that has been looked at and does not change what the artifact computes.
+
+    ``pattern`` is a regex searched in the warning's message; ``module`` a regex searched in the dotted module path of
+    the code that warned (``torchvision.models.detection._utils``; empty: anywhere). ``why`` gives the evidence (a
+    test or a measurement). A warning a rewrite fixes is not a KnownWarning: the rewrite lists it in ``fixes``.
+    """
+
+    name: str
+    pattern: str
+    why: str
+    module: str = ""
+    order: int = 100
+    owner: str = ""
+

@@ -35,6 +35,7 @@ REGISTRATION_HOOKS = {
     "deploy_register_graph_passes": "graph pass",
     "deploy_register_backends": "backend",
     "deploy_register_host_ops": "host op",
+    "deploy_register_known_warnings": "known warning",
 }
 
 
@@ -187,6 +188,9 @@ class Host:
 
     def host_ops(self) -> dict[str, Any]:
         return self.collect("deploy_register_host_ops")
+
+    def known_warnings(self) -> dict[str, Any]:
+        return self.collect("deploy_register_known_warnings")
 
     def provided_by(self, plugin: str) -> dict[str, list[str]]:
         """What ``plugin`` registered, by kind."""
