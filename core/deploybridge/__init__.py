@@ -11,4 +11,17 @@ __version__ = "0.1.0"
 #: Decorator for plugin hook implementations: ``@hookimpl def deploy_register_families(register): ...``
 hookimpl = pluggy.HookimplMarker("deploybridge")
 
-__all__ = ["__version__", "hookimpl"]
+#: The modules a plugin may import from deploybridge (docs/plugin-author-guide.md, "The plugin API"); everything
+#: else is the host's own and may change. tests/test_plugin_api.py fails if a bundled plugin imports anything else.
+PLUGIN_API = (
+    "deploybridge",  # hookimpl, __version__
+    "deploybridge.hookspecs",  # the hooks, typed
+    "deploybridge.records",  # what plugins register and receive
+    "deploybridge.errors",  # DeployError (exit 2), VerificationFailed (exit 1), first_line
+    "deploybridge.parity.synthetic_inputs",  # deterministic verification images
+    "deploybridge.evaluation.datasets.shapes",  # the embedded shapes dataset (for families with shapes-trained models)
+    "deploybridge.evaluation.ap_delta",  # AP of a model on a dataset (training scripts' validation)
+    "deploybridge.runtime.image_io",  # outputs as detections, for --eval adapters (LoadedModel.to_detections)
+)
+
+__all__ = ["__version__", "hookimpl", "PLUGIN_API"]

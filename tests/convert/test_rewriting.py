@@ -18,7 +18,7 @@ def _patched_names():
     return (torch.linspace, vars(torch.Tensor).get("__getitem__"), torch.ops.torchvision.roi_align)
 
 
-def test_rewrite_changes_the_export_and_is_restored(cli, tiny, tmp_path):
+def test_hook_deploy_register_rewrites(cli, tiny, tmp_path):
     import torchvision  # noqa: F401  registers torch.ops.torchvision
 
     original = tiny.scale

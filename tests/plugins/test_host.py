@@ -51,12 +51,23 @@ def test_broken_plugin_in_a_subprocess_cli(fake_plugin, tmp_path):
     assert status["broken"].startswith("failed: ImportError")
 
 
-def test_duplicate_family_names_both_plugins(cli, fake_plugin, tiny, tmp_path):
-    fake_plugin("dupe", "db_test_dupe")
-    result = cli("convert", "--model", "tiny-net", "--random-weights", "--out", tmp_path / "a")
-    assert_one_line_error(result, contains="family 'tiny' is registered twice")
-    assert "'tiny'" in result.err and "'dupe'" in result.err
-    assert not (tmp_path / "a").exists()
+def test_hook_deploy_register_families(cli, tiny, tmp_path):
+    """A plugin's family is listed with its owner and converts; --plugin picks it."""
+    host = Host()
+    assert host.families()["tiny"].owner == "tiny" and host.families()["torchvision"].owner == "torchvision"
+    assert plugins_json(cli)["tiny"]["provides"]["family"] == ["tiny"]
+    result = cli("convert", "--plugin", "tiny", "--model", "tiny-net", "--random-weights", "--out", tmp_path / "a", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["spec"]["family"] == "tiny"
+
+
+def test_hook_deploy_convert_finished(cli, tiny, tmp_path):
+    """Called once per conversion with its result, also when verification fails (exit 1)."""
+    ok = cli("convert", "--plugin", "tiny", "--model", "tiny-net", "--random-weights", "--out", tmp_path / "a")
+    bad = cli("convert", "--plugin", "tiny", "--model", "tiny-net", "--random-weights", "--backend", "perturbed",
+              "--out", tmp_path / "b")
+    assert (ok.code, bad.code) == (0, 1)
+    assert [(r.artifact, r.passed) for r in tiny.FINISHED] == [(tmp_path / "a", True), (tmp_path / "b", False)]
 
 
 def test_records_sorted_by_order_not_load_order(fake_plugin):
@@ -101,7 +112,8 @@ def test_trace_prints_hook_calls(tiny, cli, monkeypatch, tmp_path):
     assert "[deploybridge trace] result deploy_detect_family: 'tiny'" in result.err
 
 
-def test_deploy_detect_family_picks_family_without_plugin_option(cli, tiny, tmp_path):
+def test_hook_deploy_detect_family(cli, tiny, tmp_path):
+    """Picks the family when neither --family nor --plugin decides."""
     result = cli("convert", "--model", "tiny-net", "--random-weights", "--out", tmp_path / "a", "--json")
     assert result.code == 0, result.err
     assert json.loads(result.out)["spec"]["family"] == "tiny"
@@ -109,11 +121,11 @@ def test_deploy_detect_family_picks_family_without_plugin_option(cli, tiny, tmp_
     host = Host()
     from deploybridge.records import ModelSpec
 
-    assert host.pm.hook.deploy_detect_family(spec=ModelSpec("", "maskrcnn_resnet50_fpn")) == "torchvision"
-    assert host.pm.hook.deploy_detect_family(spec=ModelSpec("", "no-such-model")) is None
+    assert host.detect_family(ModelSpec("", "maskrcnn_resnet50_fpn")) == "torchvision"
+    assert host.detect_family(ModelSpec("", "no-such-model")) is None
 
 
-def test_deploy_register_commands_adds_plugin_command(cli, tiny):
+def test_hook_deploy_register_commands(cli, tiny):
     result = cli("tiny-hello", "--name", "bridge")
     assert result.code == 0, result.err
     assert "hello bridge from tiny" in result.out

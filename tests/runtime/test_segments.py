@@ -31,7 +31,7 @@ def _top_rows(inputs, attributes):
 TOP_ROWS = HostOp("HostTopRows", _top_rows, "the k rows with the largest sums (NumPy)")
 
 
-def test_builtin_registers_host_nms():
+def test_hook_deploy_register_host_ops():
     ops = Host(only=["builtin"]).host_ops()  # through deploy_register_host_ops
     assert ops["HostNonMaxSuppression"].owner == "builtin"
 

@@ -19,13 +19,15 @@ def _closest(name: str, names: Sequence[str]) -> str:
 
 def resolve_family(host: Host, spec: ModelSpec, plugin: str | None) -> Family:
     families = host.families()
+    if plugin and plugin in host.statuses and not host.statuses[plugin].loaded:
+        raise DeployError(f"plugin '{plugin}' {host.statuses[plugin].status}; run `deploy plugins` for details")
     name = spec.family
     if not name and plugin:
         owned = [f for f in families.values() if f.owner == plugin]
         if len(owned) == 1:
             name = owned[0].name
     if not name:
-        name = host.pm.hook.deploy_detect_family(spec=spec)
+        name = host.detect_family(spec)
     if not name:
         hint = f" among plugin '{plugin}' families" if plugin else ""
         raise DeployError(f"no family handles model '{spec.model}'{hint}; pass --plugin NAME or --family NAME (see `deploy plugins`)")

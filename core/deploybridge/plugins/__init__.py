@@ -1,5 +1,7 @@
-"""The plugin host: which plugins load, what each registered, who owns it, and the isolation that keeps a broken
-plugin from breaking the host. ``Host`` is what commands and tests use."""
-from deploybridge.plugins.host import BUILTIN, GROUP, Host, PluginStatus, with_required_plugins
+"""The plugin host (:mod:`.host`): which plugins load, what each registered, who owns it, and the isolation that
+keeps a broken plugin from breaking the host; the contract it checks (:mod:`.contract`); entry-point selection
+(:mod:`.loading`); the built-in plugin (:mod:`.builtin`)."""
+from deploybridge.plugins.host import BUILTIN, BUILTINS, GROUP, REWRITES, Host, PluginStatus
+from deploybridge.plugins.loading import with_required_plugins
 
-__all__ = ["BUILTIN", "GROUP", "Host", "PluginStatus", "with_required_plugins"]
+__all__ = ["BUILTIN", "BUILTINS", "GROUP", "REWRITES", "Host", "PluginStatus", "with_required_plugins"]

@@ -1,42 +1,29 @@
-"""Plugin host: which plugins load, what each registered, and who owns it.
+"""The plugin host: which plugins load, what each registered and who owns it, and every hook call isolated.
 
-Entry points (group ``deploybridge``) are imported only when a host is made,
-never when the CLI module is imported, and each in its own try/except: a
-broken plugin is reported as ``failed: <reason>`` and everything else works.
-
-Environment switches:
-  DEPLOYBRIDGE_PLUGINS=a,b          load only these entry points
-  DEPLOYBRIDGE_DISABLE_PLUGINS=a,b  never load these
-  DEPLOYBRIDGE_TRACE_PLUGINS=1      print every hook call and its result to stderr
+Entry points (group ``deploybridge``) are imported only when a host is made, never when the CLI module is imported.
+Every hook call goes through the host one implementation at a time: a plugin that raises, registers something that
+is not a record, takes a name another plugin owns or implements a hook that does not exist is marked
+``failed: <reason>`` and unregistered entirely (none of its other hooks run, its records are withdrawn); the host
+and every other plugin keep working. Failures during a command are reported on stderr, one line each.
 """
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
 import sys
 from dataclasses import dataclass, field
-from importlib import metadata
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pluggy
 
 from deploybridge import hookspecs
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
+from deploybridge.plugins import loading
+from deploybridge.plugins.contract import REGISTRATION_HOOKS, ContractError, check_record, hook_problems
 
 BUILTIN = "builtin"
 REWRITES = "rewrites"  # the built-in op-rewrite library (rewrites/), always loaded
-GROUP = "deploybridge"
-
-# registration hook -> what it registers (for messages and `deploy plugins`)
-REGISTRATION_HOOKS = {
-    "deploy_register_families": "family",
-    "deploy_register_rewrites": "rewrite",
-    "deploy_register_graph_passes": "graph pass",
-    "deploy_register_backends": "backend",
-    "deploy_register_host_ops": "host op",
-    "deploy_register_known_warnings": "known warning",
-}
+BUILTINS = (BUILTIN, REWRITES)
+GROUP = loading.GROUP
 
 
 @dataclass
@@ -52,56 +39,41 @@ class PluginStatus:
         return self.status == "loaded"
 
 
-def _csv_env(name: str) -> list[str] | None:
-    value = os.environ.get(name, "").strip()
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def _tracing() -> bool:
-    return os.environ.get("DEPLOYBRIDGE_TRACE_PLUGINS", "") not in ("", "0", "false")
-
-
-def _trace(message: str) -> None:
-    print(f"[deploybridge trace] {message}", file=sys.stderr)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 class Host:
     """A pluggy manager plus what it loaded; registries are collected on first use."""
 
-    def __init__(self, only: Iterable[str] | None = None) -> None:
+    def __init__(self, only: Iterable[str] | None = None, report: Callable[[str], None] = _warn) -> None:
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.statuses: dict[str, PluginStatus] = {}
         self._registries: dict[str, dict[str, Any]] = {}
-        if _tracing():
-            self.pm.add_hookcall_monitoring(
-                lambda name, impls, kw: _trace(f"call {name}({', '.join(kw)}) -> {[i.plugin_name for i in impls]}"),
-                lambda outcome, name, impls, kw: _trace(f"result {name}: {outcome.get_result()!r}"),
-            )
+        self._report = report
         import deploybridge_rewrites
         from deploybridge.plugins import builtin
 
-        self._register(builtin, BUILTIN, "builtin", _dist_version("deploybridge"))
-        self._register(deploybridge_rewrites, REWRITES, "builtin", _dist_version("deploybridge-rewrites"))
+        self._register(builtin, BUILTIN, "builtin", loading.dist_version("deploybridge"))
+        self._register(deploybridge_rewrites, REWRITES, "builtin", loading.dist_version("deploybridge-rewrites"))
         self._load_entry_points(list(only) if only else None)
 
     # -- loading --------------------------------------------------------
     def _register(self, module: Any, name: str, source: str, version: str | None) -> None:
-        self.pm.register(module, name=name)
+        problems = hook_problems(module)
+        if problems:
+            raise ContractError("; ".join(problems))
+        self.pm.register(module, name=name)  # pluggy refuses arguments a hookspec does not have
         hooks = sorted(h.name for h in self.pm.get_hookcallers(module) or [])
         self.statuses[name] = PluginStatus(name, source, version, "loaded", hooks)
 
     def _load_entry_points(self, only: list[str] | None) -> None:
-        selected = only if only is not None else _csv_env("DEPLOYBRIDGE_PLUGINS")
-        disabled = set(_csv_env("DEPLOYBRIDGE_DISABLE_PLUGINS") or [])
-        entry_points = list(metadata.entry_points(group=GROUP))
+        selected = only if only is not None else loading.csv_env("DEPLOYBRIDGE_PLUGINS")
+        disabled = set(loading.csv_env("DEPLOYBRIDGE_DISABLE_PLUGINS") or [])
+        entry_points = loading.entry_points()
         if selected is not None:
-            selected = with_required_plugins(selected, entry_points)
+            selected = loading.with_required_plugins(selected, entry_points)
         found = {}
         for ep in entry_points:
             dist = getattr(ep, "dist", None)
@@ -120,59 +92,103 @@ class Host:
                 try:
                     self._register(ep.load(), ep.name, source, version)
                 except Exception as exc:  # a broken plugin must not break the CLI
-                    self.statuses[ep.name] = PluginStatus(ep.name, source, version, f"failed: {_one_line(exc)}")
-                    if _tracing():
-                        _trace(f"plugin {ep.name} failed to load: {_one_line(exc)}")
-        if only:
-            for name in only:
-                if name in (BUILTIN, REWRITES):
-                    continue
-                if name not in found:
-                    known = ", ".join(sorted(found)) or "none"
-                    raise DeployError(
-                        f"unknown plugin '{name}' (installed: {known}); install deploybridge-{name} or see `deploy plugins`"
-                    )
-                status = self.statuses[name].status
-                if status.startswith("failed"):
-                    raise DeployError(f"plugin '{name}' could not be loaded ({status[8:]}); run `deploy plugins` for details")
-                if status == "disabled":
-                    raise DeployError(f"plugin '{name}' is disabled by DEPLOYBRIDGE_DISABLE_PLUGINS; remove it from that list")
+                    reason = str(exc) if isinstance(exc, ContractError) else first_line(exc)
+                    self.statuses[ep.name] = PluginStatus(ep.name, source, version, f"failed: {reason}")
+                    if loading.tracing():
+                        loading.trace(f"plugin {ep.name} failed to load: {reason}")
+        for name in only or []:
+            if name not in BUILTINS:
+                self._check_selected(name, found)
+
+    def _check_selected(self, name: str, found: dict) -> None:
+        if name not in found:
+            known = ", ".join(sorted(found)) or "none"
+            raise DeployError(f"unknown plugin '{name}' (installed: {known}); install deploybridge-{name} or see `deploy plugins`")
+        status = self.statuses[name].status
+        if status.startswith("failed"):
+            raise DeployError(f"plugin '{name}' could not be loaded ({status[8:]}); run `deploy plugins` for details")
+        if status == "disabled":
+            raise DeployError(f"plugin '{name}' is disabled by DEPLOYBRIDGE_DISABLE_PLUGINS; remove it from that list")
+
+    def fail(self, name: str, reason: str) -> None:
+        """Mark plugin ``name`` failed and take it out entirely: unregistered, its records withdrawn."""
+        self.statuses[name].status = f"failed: {reason}"
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        for registry in self._registries.values():
+            for key in [k for k, record in registry.items() if record.owner == name]:
+                del registry[key]
+        self._report(f"plugin '{name}' failed and is disabled for this run: {reason}")
+
+    # -- isolated hook calls ------------------------------------------------
+    def _impls(self, hook_name: str, registration_order: bool = False) -> list:
+        """The hook's implementations in pluggy's call order (last registered first, tryfirst/trylast honoured), or in
+        registration order: built-ins first, so on a name clash the plugin that came later is the one that fails."""
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        return list(impls if registration_order else reversed(impls))
+
+    def call_each(self, hook_name: str, firstresult: bool = False, **kwargs: Any) -> Any:
+        """Call every implementation of ``hook_name`` on its own; one that raises fails its plugin, the rest run.
+        ``firstresult``: stop at, and return, the first answer that is not None."""
+        impls = self._impls(hook_name)
+        if loading.tracing():
+            loading.trace(f"call {hook_name}({', '.join(kwargs)}) -> {[i.plugin_name for i in impls]}")
+        results = []
+        for impl in impls:
+            if not self.statuses[impl.plugin_name].loaded:
+                continue  # failed earlier in this call
+            try:
+                result = impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:  # the plugin is broken, not the host
+                self.fail(impl.plugin_name, f"{hook_name}: {first_line(exc)}")
+                continue
+            if result is not None:
+                results.append(result)
+                if firstresult:
+                    break
+        answer = (results[0] if results else None) if firstresult else results
+        if loading.tracing():
+            loading.trace(f"result {hook_name}: {answer!r}")
+        return answer
 
     # -- registries -----------------------------------------------------
     def collect(self, hook_name: str) -> dict[str, Any]:
-        """Call one registration hook plugin by plugin; return records sorted by (order, name)."""
+        """Call one registration hook plugin by plugin; return records sorted by (order, name).
+
+        The first call collects every registration hook, so a plugin that fails in any of them is out of all of them,
+        whichever command asks first."""
+        if not self._registries:
+            self._registries["-"] = {}  # collecting: the calls below come back here
+            for name in REGISTRATION_HOOKS:
+                self.collect(name)
+            del self._registries["-"]
         if hook_name in self._registries:
             return self._registries[hook_name]
-        kind = REGISTRATION_HOOKS[hook_name]
+        kind, _ = REGISTRATION_HOOKS[hook_name]
         records: dict[str, Any] = {}
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
-            owner = impl.plugin_name
+        for impl in self._impls(hook_name, registration_order=True):
+            owner, added = impl.plugin_name, []
+            if not self.statuses[owner].loaded:
+                continue
 
-            def register(record: Any, _owner: str = owner) -> None:
-                record = dataclasses.replace(record, owner=_owner)
+            def register(record: Any, _owner: str = owner, _added: list = added) -> None:
+                check_record(hook_name, record)
                 if record.name in records:
-                    first = records[record.name].owner
-                    raise DeployError(
-                        f"{kind} '{record.name}' is registered twice: by plugin '{first}' and by plugin '{_owner}';"
-                        f" disable one with DEPLOYBRIDGE_DISABLE_PLUGINS"
-                    )
-                records[record.name] = record
+                    raise ContractError(f"{hook_name}: {kind} '{record.name}' is already registered by plugin"
+                                        f" '{records[record.name].owner}'; plugin '{_owner}' cannot register it too")
+                records[record.name] = dataclasses.replace(record, owner=_owner)
+                _added.append(record.name)
 
-            before = set(records)
             try:
                 impl.function(register)
-            except DeployError:
-                raise
             except Exception as exc:  # the plugin is broken, not the host
-                self.statuses[owner].status = f"failed: {hook_name}: {_one_line(exc)}"
-                for name in set(records) - before:
+                for name in added:
                     del records[name]
-            if _tracing():
-                _trace(f"{hook_name} [{owner}] registered {sorted(set(records) - before)}")
-        result = dict(sorted(records.items(), key=lambda kv: (kv[1].order, kv[0])))
-        self._registries[hook_name] = result
-        return result
+                self.fail(owner, str(exc) if isinstance(exc, ContractError) else f"{hook_name}: {first_line(exc)}")
+            if loading.tracing():
+                loading.trace(f"{hook_name} [{owner}] registered {added}")
+        self._registries[hook_name] = dict(sorted(records.items(), key=lambda kv: (kv[1].order, kv[0])))
+        return self._registries[hook_name]
 
     def families(self) -> dict[str, Any]:
         return self.collect("deploy_register_families")
@@ -192,44 +208,31 @@ class Host:
     def known_warnings(self) -> dict[str, Any]:
         return self.collect("deploy_register_known_warnings")
 
+    # -- the other hooks ------------------------------------------------
+    def detect_family(self, spec: Any) -> str | None:
+        """deploy_detect_family: the first answer; a plugin that raises is failed and the next one asked."""
+        return self.call_each("deploy_detect_family", firstresult=True, spec=spec)
+
+    def notify_convert_finished(self, result: Any) -> None:
+        """deploy_convert_finished: every listener is called, whatever the others do."""
+        self.call_each("deploy_convert_finished", result=result)
+
+    def register_commands(self, app: Any) -> None:
+        """deploy_register_commands: a plugin that raises has the commands it added so far taken back out."""
+        for impl in self._impls("deploy_register_commands"):
+            before = (len(app.registered_commands), len(app.registered_groups))
+            try:
+                impl.function(app)
+            except Exception as exc:  # the plugin is broken, not the host
+                del app.registered_commands[before[0]:]
+                del app.registered_groups[before[1]:]
+                self.fail(impl.plugin_name, f"deploy_register_commands: {first_line(exc)}")
+
     def provided_by(self, plugin: str) -> dict[str, list[str]]:
         """What ``plugin`` registered, by kind."""
         out: dict[str, list[str]] = {}
-        for hook_name, kind in REGISTRATION_HOOKS.items():
+        for hook_name, (kind, _) in REGISTRATION_HOOKS.items():
             names = [n for n, r in self.collect(hook_name).items() if r.owner == plugin]
             if names:
                 out[kind] = names
         return out
-
-
-def _normalised(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def with_required_plugins(names: Iterable[str], entry_points: list) -> list[str]:
-    """``names`` plus the plugins their distributions require, transitively: selecting ``solo`` (deploybridge-solo
-    requires deploybridge-mmdet) loads ``mmdet`` too, so the rewrites and host steps solo's models rely on are there."""
-    by_dist = {}
-    for ep in entry_points:
-        if getattr(ep, "dist", None):
-            by_dist.setdefault(_normalised(ep.dist.name), []).append(ep)
-    by_name = {ep.name: ep for ep in entry_points}
-    chosen, todo = list(names), list(names)
-    while todo:
-        ep = by_name.get(todo.pop())
-        for requirement in (ep.dist.requires or []) if ep is not None and getattr(ep, "dist", None) else []:
-            if ";" in requirement and "extra" in requirement.split(";", 1)[1]:
-                continue  # an optional extra is not a dependency
-            dist = _normalised(re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0])
-            for dep in by_dist.get(dist, []):
-                if dep.name not in chosen:
-                    chosen.append(dep.name)
-                    todo.append(dep.name)
-    return chosen
-
-
-def _dist_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None

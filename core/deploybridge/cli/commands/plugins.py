@@ -12,7 +12,6 @@ def plugins(json_out: bool = typer.Option(False, "--json", help="Print as JSON."
     from deploybridge.plugins import Host
 
     host = Host()
-    # collect first: a plugin whose registration hook raises is marked failed while collecting
     provides = {name: host.provided_by(name) for name, status in host.statuses.items() if status.loaded}
     rows = [{"name": s.name, "version": s.version, "status": s.status, "source": s.source, "hooks": s.hooks,
              "provides": provides.get(s.name, {}) if s.loaded else {}} for s in host.statuses.values()]

@@ -1,0 +1,117 @@
+"""A plugin can never break the host (issue 16, 3-5): each throwaway plugin is installed through real entry-point
+metadata in a temporary folder (the ``fake_plugin`` fixture), and the host is the real one."""
+import json
+
+from conftest import FIXTURES
+from deploybridge.plugins import Host
+
+
+def statuses(cli):
+    result = cli("plugins", "--json")
+    assert result.code == 0, result.err
+    return {p["name"]: p for p in json.loads(result.out)["plugins"]}, result
+
+
+def convert_tiny(cli, out, *extra):
+    return cli("convert", "--model", "tiny-net", "--random-weights", "--out", out, *extra)
+
+
+def test_register_given_something_that_is_not_a_record(cli, fake_plugin, tiny):
+    fake_plugin("notrecord", "db_test_notrecord")
+    plugins, result = statuses(cli)
+    status = plugins["notrecord"]["status"]
+    assert status.startswith("failed: deploy_register_backends called register() with dict"), status
+    assert "expected a deploybridge.records.Backend" in status
+    assert "plugin 'notrecord'" in result.err and "deploy_register_backends" in result.err
+    assert plugins["tiny"]["status"] == "loaded" and "perturbed" in plugins["tiny"]["provides"]["backend"]
+
+
+def test_misspelt_hook_fails_the_plugin_naming_the_closest_hook(cli, fake_plugin, tiny, tmp_path):
+    fake_plugin("misspelt", "db_test_misspelt")
+    import db_test_misspelt
+
+    plugins, _ = statuses(cli)
+    assert plugins["misspelt"]["status"] == (
+        "failed: implements unknown hook 'deploy_register_familes' (did you mean deploy_register_families?)")
+    assert convert_tiny(cli, tmp_path / "a").code == 0
+    assert db_test_misspelt.CALLED == []  # its correctly spelt hook never runs either
+
+
+def test_a_raising_register_commands_leaves_help_and_builtins_working(cli, fake_plugin, tiny, tmp_path):
+    fake_plugin("badcommands", "db_test_badcommands")
+    result = cli("--help")
+    assert result.code == 0, result.err
+    assert "convert" in result.out and "tiny-hello" in result.out  # tiny's command is still added
+    assert "half-added" not in result.out  # what the failing plugin added before raising is taken back out
+    assert "plugin 'badcommands' failed" in result.err and "commands plugin exploded" in result.err
+    assert cli("tiny-hello", "--name", "x").code == 0
+    for args in (["plugins"], ["rewrites"], ["convert", "--help"], ["verify", "--help"], ["inspect", "--help"],
+                 ["run", "--help"], ["threshold", "--help"]):
+        assert cli(*args).code == 0, args
+    assert convert_tiny(cli, tmp_path / "a").code == 0
+    assert cli("half-added").code == 2  # unknown command: usage error, not an internal error
+
+
+def test_a_name_another_plugin_owns_fails_that_plugin_and_withdraws_all_it_registered(cli, fake_plugin, tiny, tmp_path):
+    fake_plugin("squatter", "db_test_squatter")
+    import db_test_squatter
+
+    plugins, result = statuses(cli)
+    status = plugins["squatter"]["status"]
+    assert "backend 'onnxruntime' is already registered by plugin 'builtin'" in status, status
+    assert "plugin 'squatter' cannot register it too" in status
+    assert plugins["builtin"]["provides"]["backend"] == ["onnxruntime"] and plugins["squatter"]["provides"] == {}
+    rewrites = json.loads(cli("rewrites", "--json").out)["rewrites"]
+    assert "squat_rewrite" not in {r["name"] for r in rewrites}  # registered before the clash, withdrawn with it
+    # conversions use the built-in backend; none of the squatter's other hooks run
+    assert convert_tiny(cli, tmp_path / "a").code == 0
+    assert db_test_squatter.CALLED == []
+    host = Host()
+    assert "squat" not in host.families() and host.backends()["onnxruntime"].owner == "builtin"
+
+
+def test_two_third_party_plugins_with_one_name(cli, fake_plugin, tiny, tmp_path):
+    """The later plugin fails with both names; the first keeps its family and conversions work (was exit 2)."""
+    fake_plugin("dupe", "db_test_dupe")
+    plugins, _ = statuses(cli)
+    assert plugins["dupe"]["status"] == ("failed: deploy_register_families: family 'tiny' is already registered by"
+                                         " plugin 'tiny'; plugin 'dupe' cannot register it too")
+    result = convert_tiny(cli, tmp_path / "a", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["spec"]["family"] == "tiny"
+    assert "zzz-first" not in Host().families()  # dupe's other families are withdrawn too
+
+
+def test_a_raising_detect_family_is_skipped_and_reported(cli, fake_plugin, tiny, tmp_path):
+    fake_plugin("baddetect", "db_test_baddetect")
+    result = convert_tiny(cli, tmp_path / "a", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["spec"]["family"] == "tiny"  # the next answer
+    assert "plugin 'baddetect' failed and is disabled for this run: deploy_detect_family: KeyError" in result.err
+
+
+def test_a_raising_convert_finished_does_not_stop_the_others(cli, fake_plugin, tiny, tmp_path):
+    fake_plugin("badfinished", "db_test_badfinished")
+    import db_test_badfinished
+
+    result = convert_tiny(cli, tmp_path / "a")
+    assert result.code == 0, result.err
+    assert len(db_test_badfinished.CALLED) == 1  # it ran first (tryfirst) and raised ...
+    assert [r.artifact for r in tiny.FINISHED] == [tmp_path / "a"]  # ... and tiny's listener was still called
+    assert "plugin 'badfinished' failed" in result.err and "listener exploded" in result.err
+
+
+def test_a_failed_plugin_runs_no_other_hook(fake_plugin, tiny):
+    """(e) at the host level: after a failure in one hook the plugin is unregistered from pluggy itself."""
+    fake_plugin("squatter", "db_test_squatter")
+    reported = []
+    host = Host(report=reported.append)
+    host.rewrites()
+    assert "squat_rewrite" in host.rewrites()  # rewrites are collected before the clash ...
+    host.backends()
+    assert host.pm.get_plugin("squatter") is None  # ... the clash unregisters the plugin ...
+    assert "squat_rewrite" not in host.rewrites() and "squat" not in host.families()  # ... and withdraws its records
+    assert host.call_each("deploy_convert_finished", result=None) == []
+    assert reported == [host.statuses["squatter"].status.replace("failed: ", "plugin 'squatter' failed and is disabled"
+                                                                 " for this run: ")]
+    assert FIXTURES.is_dir()
