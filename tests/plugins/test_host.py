@@ -24,8 +24,8 @@ def test_builtin_and_torchvision_listed_with_hooks(cli):
     assert plugins["builtin"]["provides"]["backend"] == ["onnxruntime"]
     tv = plugins["torchvision"]
     assert tv["status"] == "loaded" and tv["version"] == "0.1.0"
-    assert set(tv["hooks"]) == {"deploy_register_families", "deploy_detect_family"}
-    assert tv["provides"] == {"family": ["torchvision"]}
+    assert set(tv["hooks"]) == {"deploy_register_families", "deploy_detect_family", "deploy_register_known_warnings"}
+    assert tv["provides"]["family"] == ["torchvision"] and set(tv["provides"]) == {"family", "known warning"}
 
 
 def test_broken_plugin_is_reported_and_cli_keeps_working(cli, fake_plugin, tiny, tmp_path):

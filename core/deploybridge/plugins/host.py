@@ -43,6 +43,14 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _registry(hook_name: str, record: str) -> Callable[["Host"], dict[str, Any]]:
+    def registry(self: "Host") -> dict[str, Any]:
+        return self.collect(hook_name)
+
+    registry.__doc__ = f"Every {record} registered, by name, sorted by (order, name) ({hook_name})."
+    return registry
+
+
 class Host:
     """A pluggy manager plus what it loaded; registries are collected on first use."""
 
@@ -190,23 +198,13 @@ class Host:
         self._registries[hook_name] = dict(sorted(records.items(), key=lambda kv: (kv[1].order, kv[0])))
         return self._registries[hook_name]
 
-    def families(self) -> dict[str, Any]:
-        return self.collect("deploy_register_families")
-
-    def rewrites(self) -> dict[str, Any]:
-        return self.collect("deploy_register_rewrites")
-
-    def graph_passes(self) -> dict[str, Any]:
-        return self.collect("deploy_register_graph_passes")
-
-    def backends(self) -> dict[str, Any]:
-        return self.collect("deploy_register_backends")
-
-    def host_ops(self) -> dict[str, Any]:
-        return self.collect("deploy_register_host_ops")
-
-    def known_warnings(self) -> dict[str, Any]:
-        return self.collect("deploy_register_known_warnings")
+    # one accessor per registration hook: host.families(), host.rewrites(), ...
+    families = _registry("deploy_register_families", "Family")
+    rewrites = _registry("deploy_register_rewrites", "Rewrite")
+    graph_passes = _registry("deploy_register_graph_passes", "GraphPass")
+    backends = _registry("deploy_register_backends", "Backend")
+    host_ops = _registry("deploy_register_host_ops", "HostOp")
+    known_warnings = _registry("deploy_register_known_warnings", "KnownWarning")
 
     # -- the other hooks ------------------------------------------------
     def detect_family(self, spec: Any) -> str | None:
