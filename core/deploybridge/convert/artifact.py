@@ -1,23 +1,40 @@
-"""The artifact folder: staged in a temporary sibling folder and renamed into
-place at the end, so a failed run never leaves a half artifact and never
-replaces an existing one without --force."""
+"""The artifact folder: staged in a private sibling folder and published in one step at the end.
+
+* A failed run leaves nothing, and an existing artifact is only replaced with --force.
+* The published folder and everything in it get the modes the user's umask gives (mkdtemp's staging folder is 0700).
+* With --force the new folder and the old one are exchanged by one renameat2(RENAME_EXCHANGE): --out always holds
+  the old or the new artifact, never neither, and a crash never leaves the old one moved aside.
+* Two conversions racing to one --out: the final step runs under an flock on the parent folder and publishes only
+  if --out is still what this run saw when it started; the loser exits 2 and leaves nothing behind.
+"""
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import platform
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
 
 MANIFEST = "manifest.json"
 REPORT = "report.json"
 MODEL = "model.onnx"
-FORMAT = "deploybridge-artifact/1"
+FORMAT = "deploybridge-artifact/2"  # manifest "files" lists every file of the folder but manifest.json
+OLD_FORMATS = ("deploybridge-artifact/1",)  # "files" lists model.onnx only; still read, only model.onnx checked
+MANIFEST_TMP = f".{MANIFEST}.tmp"  # update_manifest's staging file
+
+AT_FDCWD = -100
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276}  # for a libc without the wrapper (glibc < 2.28)
+NO_RENAMEAT2 = (errno.ENOSYS, errno.EINVAL)  # no syscall (kernel, libc, OS), or a filesystem without the flag
 
 
 def check_destination(out: Path, force: bool) -> None:
@@ -36,32 +53,172 @@ def check_destination(out: Path, force: bool) -> None:
         raise DeployError(f"cannot write into {ancestor}; choose a writable --out")
 
 
+def _location(out: Path) -> tuple[Path, str]:
+    """(real parent folder, name): ``out`` itself is not resolved, so a symlink named ``out`` is what gets replaced."""
+    absolute = Path(os.path.abspath(out))
+    return absolute.parent.resolve(), absolute.name
+
+
 @contextmanager
 def staged(out: Path, force: bool) -> Iterator[Path]:
     """Yield a temporary folder; on success it becomes ``out``, on any error it is removed."""
     out = Path(out)
     check_destination(out, force)
+    parent, name = _location(out)
     try:
-        out.resolve().parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent))
     except OSError as exc:
         raise DeployError(f"cannot create {out} ({exc.strerror}); choose a writable --out") from None
+    # the folder --force may replace; anything else found at --out at the end was written by a rival
+    seen = _identity(parent / name) if force else None
     try:
         yield tmp
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.resolve().parent))
-            os.replace(out, old / "x")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        open_up(tmp, current_umask())
+        old = _publish(tmp, parent, name, seen, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        _remove(old)
+
+
+def _identity(path: Path | str, dirfd: int | None = None) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of ``path`` (relative to the folder ``dirfd`` if given), None if nothing is there."""
+    try:
+        st = os.stat(path, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _publish(tmp: Path, parent: Path, name: str, seen: tuple[int, int] | None, out: Path) -> Path | None:
+    """Move ``tmp`` to ``parent/name`` under the parent's lock; return where the replaced artifact now is, if any."""
+    raced = DeployError(f"another conversion wrote {out} while this one ran; this run's result was discarded"
+                        " (re-run with --force to replace it, or choose another --out)")
+    try:
+        with _locked(parent) as dirfd:
+            now = _identity(name, dirfd)
+            if now is not None and now != seen:
+                raise raced
+            if now is None:
+                _rename_noreplace(dirfd, tmp.name, name)
+                return None
+            return _exchange(dirfd, parent, tmp.name, name)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):  # something not holding the lock got there first
+            raise raced from None
+        raise DeployError(f"cannot move the artifact into {out} ({first_line(exc)}); check the folder and re-run") from None
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[int]:
+    """An exclusive flock on the folder itself, so no lock file is left behind; yields its fd for the *at() calls."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _rename_noreplace(dirfd: int, src: str, dst: str) -> None:
+    try:
+        renameat2(dirfd, src, dst, RENAME_NOREPLACE)
+    except OSError as exc:
+        if exc.errno not in NO_RENAMEAT2:
+            raise
+        # rename(2) refuses a non-empty folder too (ENOTEMPTY/EEXIST); other conversions are kept out by the lock
+        os.rename(src, dst, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+
+
+def _exchange(dirfd: int, parent: Path, src: str, dst: str) -> Path:
+    """Swap ``src`` and ``dst`` atomically; return where the old ``dst`` is now."""
+    try:
+        renameat2(dirfd, src, dst, RENAME_EXCHANGE)
+        return parent / src
+    except OSError as exc:
+        if exc.errno not in NO_RENAMEAT2:
+            raise
+    # Fallback, only where neither the kernel, libc nor the filesystem can exchange (not Linux, Linux < 3.15, some
+    # network filesystems): two renames. Between them --out does not exist, and a crash there (an error puts the old
+    # artifact back) leaves it in .NAME.old-*/x.
+    aside = Path(tempfile.mkdtemp(prefix=f".{dst}.old-", dir=parent))
+    try:
+        os.rename(dst, aside / "x", src_dir_fd=dirfd)
+    except BaseException:
+        aside.rmdir()
+        raise
+    try:
+        os.rename(src, dst, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+    except BaseException:  # put the old artifact back where it was
+        os.rename(aside / "x", dst, dst_dir_fd=dirfd)
+        aside.rmdir()
+        raise
+    return aside
+
+
+def renameat2(dirfd: int, src: str, dst: str, flags: int) -> None:
+    """renameat2(2) of two names in the folder ``dirfd``; OSError(ENOSYS) where this system does not have it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except (OSError, TypeError):  # no C library to ask (e.g. Windows)
+        raise OSError(errno.ENOSYS, "renameat2 is not available") from None
+    args = (ctypes.c_int(dirfd), ctypes.c_char_p(os.fsencode(src)), ctypes.c_int(dirfd),
+            ctypes.c_char_p(os.fsencode(dst)), ctypes.c_uint(flags))
+    if hasattr(libc, "renameat2"):
+        rc = libc.renameat2(*args)
+    elif platform.system() == "Linux" and platform.machine() in SYS_RENAMEAT2:
+        rc = libc.syscall(ctypes.c_long(SYS_RENAMEAT2[platform.machine()]), *args)
+    else:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    if rc != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), src, None, dst)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def current_umask() -> int:
+    """The umask, read without setting it where Linux allows (os.umask can only read by writing, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def open_up(folder: Path, umask: int) -> None:
+    """Modes as a plain mkdir/open would give them: folders 0o777 & ~umask, files 0o666 & ~umask (whatever a backend or
+    mkdtemp chose). Symlinks are left alone: chmod would change their targets."""
+    os.chmod(folder, 0o777 & ~umask)
+    for root, folders, files in os.walk(folder):
+        for entry, mode in [(d, 0o777) for d in folders] + [(f, 0o666) for f in files]:
+            path = os.path.join(root, entry)
+            if not os.path.islink(path):
+                os.chmod(path, mode & ~umask)
 
 
 def write_json(path: Path, data: Any) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def finish(folder: Path, manifest: dict, report: dict) -> None:
+    """Write report.json, then the manifest, last, listing every other file with its checksum (``manifest`` updated)."""
+    from deploybridge.convert.manifest import list_files  # imported here: manifest.py imports this module
+
+    write_json(Path(folder) / REPORT, report)
+    manifest["files"] = list_files(folder)
+    write_json(Path(folder) / MANIFEST, manifest)
 
 
 def sha256(path: Path) -> str:
@@ -73,6 +230,7 @@ def sha256(path: Path) -> str:
 
 
 def read_manifest(folder: Path) -> dict:
+    """The manifest of an artifact folder whose files are all as `deploy convert` wrote them."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DeployError(f"{folder}: no such artifact folder; give the --out folder of a `deploy convert` run")
@@ -83,14 +241,13 @@ def read_manifest(folder: Path) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise DeployError(f"{path} is not valid JSON (line {exc.lineno}); re-run `deploy convert`") from None
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in (FORMAT, *OLD_FORMATS):
         raise DeployError(f"{path} has format {manifest.get('format')!r}, expected {FORMAT!r}; re-run `deploy convert`")
-    model = folder / MODEL
-    if not model.is_file():
+    if not (folder / MODEL).is_file():
         raise DeployError(f"{folder} has no {MODEL}; re-run `deploy convert`")
-    expected = manifest.get("files", {}).get(MODEL, {}).get("sha256")
-    if expected and sha256(model) != expected:
-        raise DeployError(f"{model} does not match the checksum in its manifest (modified after conversion?); re-run `deploy convert`")
+    from deploybridge.convert.manifest import check_files  # imported here: manifest.py imports this module
+
+    check_files(folder, manifest)
     return manifest
 
 
@@ -98,7 +255,7 @@ def update_manifest(folder: Path, **entries: Any) -> dict:
     """Set top-level manifest entries, replacing the file atomically."""
     manifest = read_manifest(folder)
     manifest.update(entries)
-    tmp = Path(folder) / f".{MANIFEST}.tmp"
+    tmp = Path(folder) / MANIFEST_TMP
     write_json(tmp, manifest)
     os.replace(tmp, Path(folder) / MANIFEST)
     return manifest

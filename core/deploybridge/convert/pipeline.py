@@ -176,8 +176,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             from deploybridge.runtime.draw import draw_comparison
 
             draw_comparison(reference, runner, seeds[0], loaded, tmp / "report.png")
-        artifact.write_json(tmp / artifact.MANIFEST, manifest)
-        artifact.write_json(tmp / artifact.REPORT, report)
+        artifact.finish(tmp, manifest, report)  # the manifest last: it lists every other file with its checksum
     result = ConvertResult(Path(opts.out), manifest, report, verification, evaluation)
     try:
         host.pm.hook.deploy_convert_finished(result=result)

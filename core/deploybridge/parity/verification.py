@@ -138,15 +138,18 @@ def seeds_for(spec: ModelSpec, n: int) -> list[int]:
 
 def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, backend_options: Mapping[str, Any] | None = None,
                     tolerance: Tolerance | None = None, on_input: Callable[[int], None] | None = None,
-                    eval_dataset: str | None = None, task_tolerances: Mapping[str, float] | None = None) -> tuple[dict, Verification, Any]:
+                    eval_dataset: str | None = None, task_tolerances: Mapping[str, float] | None = None,
+                    manifest: dict | None = None) -> tuple[dict, Verification, Any]:
     """Re-check an artifact folder: the model rebuilt from the manifest's spec against the artifact's engine, at the
-    manifest's seeds and tolerances (or ``tolerance``)."""
+    manifest's seeds and tolerances (or ``tolerance``). ``manifest``: already read by ``artifact.read_manifest``
+    (which checks every file's checksum), so large artifacts are not hashed twice."""
     from deploybridge.convert import artifact
     from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
     from deploybridge.evaluation.ap_delta import ap_delta_on_dataset
     from deploybridge.runtime import segments
 
-    manifest = artifact.read_manifest(folder)
+    if manifest is None:
+        manifest = artifact.read_manifest(folder)
     spec = ModelSpec.from_json(manifest["spec"])
     backend = resolve_backend(host, backend_name or manifest["backend"]["name"])
     family = resolve_family(host, spec, manifest["plugin"]["name"])

@@ -48,7 +48,8 @@ def convert(
     """
     from deploybridge.cli import console
     from deploybridge.convert import pipeline
-    from deploybridge.cli.commands import _common
+    from deploybridge.cli import options as cli_options
+    from deploybridge.cli import tables
     from deploybridge.errors import DeployError
     from deploybridge.plugins import Host
     from deploybridge.records import ModelSpec
@@ -63,14 +64,14 @@ def convert(
     if weights and Path(weights).exists():
         weights = str(Path(weights).resolve())  # `deploy verify` may run from another folder
     spec = ModelSpec(family=family or "", model=model, weights=weights, random_weights=random_weights, seed=seed,
-                     input_shape=_common.parse_shape(input_shape), config=config, options=_common.parse_options(option))
+                     input_shape=cli_options.parse_shape(input_shape), config=config, options=cli_options.parse_options(option))
     opts = pipeline.ConvertOptions(
         out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=[*passes, *(["truncate_before_nms"] if truncate_nms else []), *(["to_fp16"] if fp16 or fp16_io else [])],
         fp16_io=fp16_io,
         disabled_rewrites=no_rewrite,
-        backend_options=_common.backend_options(threads, provider), num_inputs=num_inputs,
-        tolerance=_common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
-        task_tolerances=_common.task_tolerances(task_tolerance),
+        backend_options=cli_options.backend_options(threads, provider), num_inputs=num_inputs,
+        tolerance=cli_options.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
+        task_tolerances=cli_options.task_tolerances(task_tolerance),
     )
     from deploybridge.convert import artifact
 
@@ -82,10 +83,10 @@ def convert(
     if json_out:
         console.print_json(result.manifest)
     else:
-        triage = _common.triage_table(result.manifest["export_warnings"])
+        triage = tables.triage_table(result.manifest["export_warnings"])
         if triage is not None:
             console.out().print(triage)
-        _common.print_verification(result.verification, result.evaluation)
+        tables.print_verification(result.verification, result.evaluation)
         framework = result.manifest.get("framework_parity")
         if framework:
             rows = framework["inputs"]

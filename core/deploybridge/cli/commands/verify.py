@@ -26,22 +26,25 @@ def verify(
     from deploybridge.convert import artifact
     from deploybridge.cli import console
     from deploybridge.parity import verification
-    from deploybridge.cli.commands import _common
+    from deploybridge.cli import options as cli_options
+    from deploybridge.cli import tables
     from deploybridge.plugins import Host
 
+    # every file against its checksum first: a modified, missing or unlisted file fails (exit 2) before plugins load
     manifest = artifact.read_manifest(folder)
     owner = manifest["plugin"]["name"]
     # only the family's plugin, unless another backend is asked for: it may come from any plugin
     other_backend = backend is not None and backend != manifest["backend"]["name"]
     host = Host(only=[owner] if owner != "builtin" and not other_backend else None)
     with console.StageProgress(["verify"], quiet=json_out) as progress, progress.stage("verify"):
-        _, result, evaluation = verification.verify_artifact(host, folder, backend, _common.backend_options(threads, provider),
-                                                         _common.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
-                                                         task_tolerances=_common.task_tolerances(task_tolerance))
+        _, result, evaluation = verification.verify_artifact(host, folder, backend, cli_options.backend_options(threads, provider),
+                                                         cli_options.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
+                                                         task_tolerances=cli_options.task_tolerances(task_tolerance),
+                                                         manifest=manifest)
     if json_out:
         console.print_json({**result.to_json(), "evaluation": evaluation.to_json() if evaluation else None})
     else:
-        _common.print_verification(result, evaluation)
+        tables.print_verification(result, evaluation)
     return 0 if result.passed and (evaluation is None or evaluation.passed) else 1
 
 
