@@ -146,7 +146,8 @@ def test_two_deploy_converts_racing_to_one_out(fake_plugin, tmp_path):
     site = tmp_path / "site-packages"
     (site / "db_test_racer.py").write_text(RACER)
     (tmp_path / "barrier").mkdir()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(FIXTURES)]), "DB_TEST_BARRIER": str(tmp_path / "barrier")}
+    path = [str(site), str(FIXTURES), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "DB_TEST_BARRIER": str(tmp_path / "barrier")}
     out = tmp_path / "arts" / "out"
     command = [sys.executable, "-m", "deploybridge", "convert", "--plugin", "racer", "--model", "tiny-net", "--out", str(out)]
     results = _race([[*command, "--random-weights", "--seed", str(k)] for k in (1, 2)], env)

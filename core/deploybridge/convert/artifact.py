@@ -31,7 +31,6 @@ FORMAT = "deploybridge-artifact/2"  # manifest "files" lists every file of the f
 OLD_FORMATS = ("deploybridge-artifact/1",)  # "files" lists model.onnx only; still read, only model.onnx checked
 MANIFEST_TMP = f".{MANIFEST}.tmp"  # update_manifest's staging file
 
-AT_FDCWD = -100
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276}  # for a libc without the wrapper (glibc < 2.28)
 NO_RENAMEAT2 = (errno.ENOSYS, errno.EINVAL)  # no syscall (kernel, libc, OS), or a filesystem without the flag
