@@ -1,8 +1,9 @@
 """The built-in op-rewrite library, a built-in plugin (owner name ``rewrites``).
 
 Each rewrite is one module here plus one test in ``tests/rewrites``; add its
-record to ``BUILTIN_REWRITES`` to register it. Warnings that were looked at
-and do not matter are listed in ``known_warnings``. See docs/writing-a-rewrite.md.
+record to ``BUILTIN_REWRITES`` to register it. Export warnings that were looked
+at and do not matter are registered by the plugin whose code prints them
+(hook ``deploy_register_known_warnings``). See docs/writing-a-rewrite.md.
 """
 from deploybridge import hookimpl
 from deploybridge.records import Rewrite

@@ -7,7 +7,9 @@ the choice is recorded in the manifest.
 from __future__ import annotations
 
 import io
+import os
 import re
+import sys
 import time
 import warnings
 from contextlib import redirect_stderr
@@ -33,6 +35,49 @@ def _first_line(exc: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch colours some messages for terminals
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def loaded_module_files() -> dict[str, str]:
+    """File -> dotted name of every imported module (the code that warned has been imported)."""
+    files = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and name != "__main__":
+            files[_norm(file)] = name
+    return files
+
+
+def module_of(filename: str, files: dict[str, str], roots: list[str]) -> str:
+    """The dotted module path of ``filename`` ("" when it is not a module file): a known warning is tied to
+    ``torchvision.models.detection._utils``, not to every ``_utils.py``. ``files`` comes from loaded_module_files();
+    ``roots`` (sys.path) places a file no loaded module claims, by the longest entry it lies under."""
+    path = _norm(filename)
+    if path in files:
+        return files[path]
+    under = [r for r in map(_norm, roots) if path.startswith(r.rstrip(os.sep) + os.sep)]
+    if not under or not path.endswith(".py"):
+        return ""
+    parts = os.path.relpath(path[:-3], max(under, key=len)).split(os.sep)
+    parts = parts[:-1] if parts[-1] == "__init__" else parts
+    return ".".join(parts) if all(p.isidentifier() for p in parts) else ""
+
+
+def _collapsed(caught: list) -> list[dict]:
+    """The captured warnings, each (category, message) once with its count and where it came from."""
+    files, roots = loaded_module_files(), [p for p in sys.path if p]
+    seen: dict[tuple[str, str], dict] = {}
+    for w in caught:
+        key = (w.category.__name__, str(w.message).strip())
+        if key in seen:
+            seen[key]["count"] += 1
+        else:
+            seen[key] = {"category": key[0], "message": key[1][:500], "source": f"{Path(w.filename).name}:{w.lineno}",
+                         "module": module_of(w.filename, files, roots), "count": 1}
+    return list(seen.values())
 
 
 def _dynamic_shapes(loaded: LoadedModel):
@@ -77,11 +122,4 @@ def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, o
         except Exception as exc:
             other = "dynamo" if exporter == "legacy" else "legacy"  # for a family's own exporter: the built-in one
             raise DeployError(f"{exporter} exporter failed at opset {opset}: {_first_line(exc)}; try --exporter {other} or another --opset") from exc
-    seen: dict[tuple[str, str], dict] = {}
-    for w in caught:
-        key = (w.category.__name__, str(w.message).strip())
-        if key in seen:
-            seen[key]["count"] += 1
-        else:
-            seen[key] = {"category": key[0], "message": key[1][:500], "source": f"{Path(w.filename).name}:{w.lineno}", "count": 1}
-    return ExportInfo(exporter, opset, time.perf_counter() - start, list(seen.values()))
+    return ExportInfo(exporter, opset, time.perf_counter() - start, _collapsed(caught))

@@ -113,7 +113,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             with rewriting.applied(chosen, opts.opset) as applied_rewrites:
                 info = export.export_onnx(loaded, loaded.make_inputs(seeds[0]), onnx_path, exporter, opts.opset,
                                           applied_rewrites.translation_table)
-            info.triage = triage.triage(info.warnings, host.rewrites(), applied_rewrites.names)
+            info.triage = triage.triage(info.warnings, host.rewrites(), applied_rewrites.names, host.known_warnings())
         with timed("graph passes"):
             selected = passes_mod.select(host.graph_passes(), family.name, opts.passes, backend.name)
             model = onnx_io.load_model(onnx_path)

@@ -1,5 +1,6 @@
 """The built-in plugin (owner name ``builtin``): the ONNX Runtime backend, the graph passes in
-``deploybridge.convert.passes`` and the host NMS step (``deploybridge.runtime.host_nms``). The op-rewrite library is
+``deploybridge.convert.passes``, the host NMS step (``deploybridge.runtime.host_nms``) and the known export warnings
+of torch and its exporter (``deploybridge.convert.known_warnings``). The op-rewrite library is
 its own built-in plugin, ``deploybridge_rewrites`` (owner name ``rewrites``)."""
 from deploybridge import hookimpl
 
@@ -24,3 +25,11 @@ def deploy_register_host_ops(register):
     from deploybridge.runtime.host_nms import HOST_OP
 
     register(HOST_OP)
+
+
+@hookimpl
+def deploy_register_known_warnings(register):
+    from deploybridge.convert.known_warnings import KNOWN_WARNINGS
+
+    for known in KNOWN_WARNINGS:
+        register(known)

@@ -1,5 +1,6 @@
 """deploybridge plugin ``mmdet``: the MMDetection 3.x adapter (install, mmcv layer, config loading) and the
-``mmdet`` family (RetinaNet, Mask R-CNN and other detectors from MMDetection configs)."""
+``mmdet`` family (RetinaNet, Mask R-CNN and other detectors from MMDetection configs), with the rewrites and known
+export warnings its models need."""
 from deploybridge import hookimpl
 
 
@@ -40,3 +41,11 @@ def deploy_register_rewrites(register):
 
     for rewrite in REWRITES:
         register(rewrite)
+
+
+@hookimpl
+def deploy_register_known_warnings(register):
+    from deploybridge_mmdet.known_warnings import KNOWN_WARNINGS
+
+    for known in KNOWN_WARNINGS:
+        register(known)

@@ -1,4 +1,4 @@
-"""deploybridge plugin: the ``torchvision`` family."""
+"""deploybridge plugin: the ``torchvision`` family and the known warnings its detectors print while exporting."""
 from deploybridge import hookimpl
 from deploybridge.records import Family
 
@@ -20,3 +20,11 @@ def deploy_register_families(register):
 @hookimpl
 def deploy_detect_family(spec):
     return "torchvision" if spec.model in CATALOGUE else None
+
+
+@hookimpl
+def deploy_register_known_warnings(register):
+    from deploybridge_torchvision.known_warnings import KNOWN_WARNINGS
+
+    for known in KNOWN_WARNINGS:
+        register(known)

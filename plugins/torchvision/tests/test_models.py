@@ -30,6 +30,10 @@ def test_convert_then_verify(cli, tmp_path, model):
     for name, tol in manifest["tolerances"].items():
         assert tol["noise_floor"] is not None and tol["atol"] < 0.05, (name, tol)
     assert manifest["export"]["exporter"] == "legacy" and manifest["export"]["reason"]
+    # every export warning was looked at (torch's by the built-in plugin, torchvision's by this one), except
+    # batched_nms' size test in torchvision.ops.boxes, which nobody has triaged yet
+    unknown = [w["module"] for w in manifest["export_warnings"] if w["verdict"] == "unknown"]
+    assert unknown == (["torchvision.ops.boxes"] if model == "retinanet_resnet50_fpn" else []), unknown
     assert [o["name"] for o in manifest["outputs"]] == (
         ["boxes", "scores", "labels"] + (["masks"] if CATALOGUE[model].masks else [])
         if CATALOGUE[model].task == "detection" else ["logits" if CATALOGUE[model].task == "classification" else "out"]
