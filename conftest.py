@@ -94,6 +94,7 @@ def export_and_run(module, inputs, feeds, opset, rewrites=(), dynamic_axes=None,
     import torch
 
     from deploybridge.convert.rewriting import applied
+    from deploybridge.errors import first_line
 
     names = [f"in{k}" for k in range(len(inputs))]
     target = io.BytesIO() if not dynamo else str(tmp_path / "model.onnx")
@@ -110,7 +111,7 @@ def export_and_run(module, inputs, feeds, opset, rewrites=(), dynamic_axes=None,
         session = ort.InferenceSession(target.getvalue() if not dynamo else target, providers=["CPUExecutionProvider"])
         return [session.run(None, {n: t.numpy() for n, t in zip(names, feed)})[0] for feed in feeds]
     except Exception as exc:  # the failure is the finding
-        return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+        return first_line(exc, 200)
 
 
 def max_error(got, module, feeds) -> float:

@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - older typer
     from click import exceptions as click_exceptions
 
 from deploybridge import __version__
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
 
 HELP = """Take a trained vision model to a deployable artifact and prove it computes the same thing.
 
@@ -100,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"error: internal error {type(exc).__name__}: {first} (re-run with --debug and report it)", file=sys.stderr)
+        print(f"error: internal error {first_line(exc, 300)} (re-run with --debug and report it)", file=sys.stderr)
         return 3
 
 

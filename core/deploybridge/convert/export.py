@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import sys
 import time
 import warnings
@@ -16,7 +15,7 @@ from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
 from deploybridge.records import LoadedModel
 
 EXPORTERS = ("legacy", "dynamo")
@@ -29,12 +28,6 @@ class ExportInfo:
     seconds: float
     warnings: list[dict] = field(default_factory=list)
     triage: list[dict] = field(default_factory=list)  # the warnings with a verdict each (deploybridge.convert.warning_triage)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch colours some messages for terminals
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 def _norm(path: str) -> str:
@@ -121,5 +114,5 @@ def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, o
             raise
         except Exception as exc:
             other = "dynamo" if exporter == "legacy" else "legacy"  # for a family's own exporter: the built-in one
-            raise DeployError(f"{exporter} exporter failed at opset {opset}: {_first_line(exc)}; try --exporter {other} or another --opset") from exc
+            raise DeployError(f"{exporter} exporter failed at opset {opset}: {first_line(exc, 300)}; try --exporter {other} or another --opset") from exc
     return ExportInfo(exporter, opset, time.perf_counter() - start, _collapsed(caught))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
 from deploybridge.records import GraphPass
 
 
@@ -48,7 +48,6 @@ def run_passes(model, passes: Sequence[GraphPass], ctx: PassContext):
         except DeployError:
             raise
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise DeployError(f"graph pass '{p.name}' (plugin '{p.owner}') broke the model: {type(exc).__name__}: {first}") from exc
+            raise DeployError(f"graph pass '{p.name}' (plugin '{p.owner}') broke the model: {first_line(exc, 200)}") from exc
         model = new
     return model

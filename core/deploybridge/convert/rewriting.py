@@ -15,7 +15,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
 from deploybridge.records import REWRITE_KINDS, Rewrite
 
 
@@ -79,7 +79,7 @@ def select(rewrites: dict[str, Rewrite], exporter: str, opset: int, disabled: Se
 
 
 def _unresolved(rw: Rewrite, exc: BaseException) -> DeployError:
-    return DeployError(f"rewrite '{rw.name}' (plugin '{rw.owner}'): target '{rw.target}' cannot be resolved ({exc});"
+    return DeployError(f"rewrite '{rw.name}' (plugin '{rw.owner}'): target '{rw.target}' cannot be resolved ({first_line(exc)});"
                        f" fix the target or disable the rewrite with --no-rewrite {rw.name}")
 
 

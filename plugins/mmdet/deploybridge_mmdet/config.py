@@ -6,7 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
 
 EXAMPLE = "retinanet/retinanet_r18_fpn_1x_coco"
 
@@ -65,16 +65,14 @@ def build(config: str):
     try:
         cfg = Config.fromfile(str(path))
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
         hint = ("; a '_base_ = \"mmdet::...\"' base needs pkg_resources (pip install 'setuptools<81'), or give the"
                 " base's path" if "pkg_resources" in str(exc) else "")
-        raise DeployError(f"cannot read MMDetection config {path}: {type(exc).__name__}: {first}{hint}") from exc
+        raise DeployError(f"cannot read MMDetection config {path}: {first_line(exc, 200)}{hint}") from exc
     _strip_pretrained(cfg.model)
     try:
         model = MODELS.build(cfg.model)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise DeployError(f"MMDetection cannot build config '{config}': {type(exc).__name__}: {first}") from exc
+        raise DeployError(f"MMDetection cannot build config '{config}': {first_line(exc, 200)}") from exc
     return model.eval(), cfg
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
 from deploybridge.parity.synthetic_inputs import smooth_images
 from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
 
@@ -43,7 +43,7 @@ def _build(name: str, entry: Entry, shape, options: dict):
         try:
             return BUILDERS[entry.builder](shape[2], **options)
         except TypeError as exc:
-            raise DeployError(f"{name} does not accept these --option values: {exc}") from None
+            raise DeployError(f"{name} does not accept these --option values: {first_line(exc)}") from None
     kwargs = dict(options)
     if entry.task != "classification":
         kwargs.setdefault("weights_backbone", None)
@@ -56,7 +56,7 @@ def _build(name: str, entry: Entry, shape, options: dict):
     try:
         return torchvision.models.get_model(name, weights=None, **kwargs)
     except TypeError as exc:
-        raise DeployError(f"{name} does not accept these --option values: {exc}") from None
+        raise DeployError(f"{name} does not accept these --option values: {first_line(exc)}") from None
 
 
 def shapes_images(seed: int, shape) -> "torch.Tensor":

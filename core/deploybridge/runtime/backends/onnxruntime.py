@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from deploybridge.errors import DeployError
+from deploybridge.errors import DeployError, first_line
 from deploybridge.records import Backend
 
 ERROR_ONLY = 3  # ORT's log severity: 0 verbose .. 4 fatal; warnings drown users
@@ -49,8 +49,7 @@ def make_session(path: Path, options: Mapping[str, Any]):
     try:
         return ort.InferenceSession(str(path), so, providers=providers)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise DeployError(f"onnxruntime cannot load {path}: {first}") from exc
+        raise DeployError(f"onnxruntime cannot load {path}: {first_line(exc)}") from exc
 
 
 def _build(onnx_path: Path, out_dir: Path, options: Mapping[str, Any]) -> list[str]:
