@@ -41,7 +41,7 @@ def test_convert_writes_complete_artifact_and_verify_rechecks(cli, tiny, tmp_pat
     assert tiny.FINISHED[0].verification.passed
 
 
-def test_perturbed_backend_fails_verification_with_exit_1(cli, tiny, tmp_path):
+def test_hook_deploy_register_backends(cli, tiny, tmp_path):
     """deploy_register_backends: a plugin backend whose outputs are shifted by 1e-2 must be caught."""
     out = tmp_path / "bad"
     result = convert(cli, out, "--backend", "perturbed")
@@ -86,7 +86,7 @@ def test_exception_mid_pipeline_leaves_nothing(cli, tiny, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["art", "site-packages"]
 
 
-def test_graph_pass_applied_and_recorded(cli, tiny, tmp_path):
+def test_hook_deploy_register_graph_passes(cli, tiny, tmp_path):
     """deploy_register_graph_passes: a requested pass runs, is re-checked and recorded."""
     out = tmp_path / "art"
     assert convert(cli, out, "--pass", "tiny_identity").code == 0

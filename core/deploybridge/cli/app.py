@@ -68,7 +68,7 @@ def _add_plugin_commands(app: typer.Typer, argv: list[str]) -> None:
         host = Host()
     except DeployError:
         return
-    host.pm.hook.deploy_register_commands(app=app)
+    host.register_commands(app)
 
 
 def main(argv: list[str] | None = None) -> int:

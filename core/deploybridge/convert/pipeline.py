@@ -178,12 +178,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             draw_comparison(reference, runner, seeds[0], loaded, tmp / "report.png")
         artifact.finish(tmp, manifest, report)  # the manifest last: it lists every other file with its checksum
     result = ConvertResult(Path(opts.out), manifest, report, verification, evaluation)
-    try:
-        host.pm.hook.deploy_convert_finished(result=result)
-    except Exception as exc:  # a notification must not turn a good conversion into a failure
-        import warnings
-
-        warnings.warn(f"a deploy_convert_finished hook failed: {exc}")
+    host.notify_convert_finished(result)  # isolated: a listener that raises is reported, the others run
     return result
 
 
