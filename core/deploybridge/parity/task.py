@@ -81,11 +81,7 @@ def detection_parity(ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray
         "max_score_deviation": float(max((abs(ref["scores"][i] - got["scores"][j]) for i, j in pairs), default=0.0)),
     }
     if "masks" in ref and "masks" in got:
-        ious = []
-        for i, j in pairs:
-            a, b = ref["masks"][i] > 0.5, got["masks"][j] > 0.5
-            union = np.logical_or(a, b).sum()
-            ious.append(float(np.logical_and(a, b).sum() / union) if union else 1.0)
+        ious = [float(mask_iou(ref["masks"][i:i + 1], got["masks"][j:j + 1])[0, 0]) for i, j in pairs]
         m["mean_mask_iou"] = float(np.mean(ious)) if ious else 1.0
         m["min_mask_iou"] = float(np.min(ious)) if ious else 1.0
     failures = []
