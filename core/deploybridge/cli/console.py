@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -12,9 +13,10 @@ from rich.console import Console
 
 def _console(file) -> Console:
     # Made per call so tests that capture sys.stdout see the output; logs and
-    # CI are not terminals, and rich's 80-column default would fold the tables.
+    # CI are not terminals, and rich's 80-column default would fold the tables,
+    # unless COLUMNS says how wide the reader's window is (rich honours it).
     console = Console(file=file, highlight=False, soft_wrap=True)
-    if not console.is_terminal:
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
         console = Console(file=file, highlight=False, soft_wrap=True, width=120)
     return console
 
