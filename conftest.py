@@ -43,10 +43,11 @@ def fake_plugin(tmp_path, monkeypatch):
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
 
-    def install(ep_name: str, module: str) -> None:
-        info = site / f"db_test_{ep_name}-0.1.dist-info"
+    def install(ep_name: str, module: str, dist: str | None = None) -> None:
+        dist = dist or ep_name  # another dist name: two distributions with one entry-point name
+        info = site / f"db_test_{dist}-0.1.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: db-test-{ep_name}\nVersion: 0.1\n")
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: db-test-{dist}\nVersion: 0.1\n")
         (info / "entry_points.txt").write_text(f"[deploybridge]\n{ep_name} = {module}\n")
 
     yield install

@@ -112,7 +112,7 @@ class Checker:
         path = [p for p in self.env.get("PATH", "").split(os.pathsep) if p and p != str(Path(sys.prefix) / "bin")]
         self.env.update(PATH=os.pathsep.join([str(self.bin), *path]), VIRTUAL_ENV=str(self.venv), PYTHONNOUSERSITE="1",
                         PIP_CACHE_DIR=str(tmp / "pip-cache"), XDG_CACHE_HOME=str(tmp / "cache"),
-                        XDG_CONFIG_HOME=str(tmp / "config"), TORCH_HOME=str(tmp / "cache" / "torch"),
+                        TORCH_HOME=str(tmp / "cache" / "torch"),  # pip's own config stays: it names the served indexes
                         PIP_DISABLE_PIP_VERSION_CHECK="1")
 
     def step(self, number: int, title: str) -> tuple[int, float]:

@@ -26,7 +26,8 @@ hookspec = pluggy.HookspecMarker("deploybridge")
 def deploy_register_families(register: Callable[[Family], None]) -> None:
     """Register model families.
 
-    Called once per command that needs families (convert, verify, plugins). A family turns a
+    Called once per command, when it first needs any registry (registration hooks are collected together). A family
+    turns a
     :class:`~deploybridge.records.ModelSpec` into a :class:`~deploybridge.records.LoadedModel`: a tensor-in/tensor-out
     module, its declared outputs in a fixed order and a deterministic input maker.
 
@@ -41,7 +42,8 @@ def deploy_register_families(register: Callable[[Family], None]) -> None:
 def deploy_register_rewrites(register: Callable[[Rewrite], None]) -> None:
     """Register op rewrites.
 
-    Called when a conversion starts and by ``deploy rewrites``. Rewrites whose exporter, opset range and families
+    Called once per command, when it first needs any registry (convert, verify, ``deploy rewrites``, ...). Rewrites
+    whose exporter, opset range and families
     match the conversion are applied, scoped to the export; their names are written into the ONNX metadata and the
     manifest.
 
@@ -56,7 +58,8 @@ def deploy_register_rewrites(register: Callable[[Rewrite], None]) -> None:
 def deploy_register_graph_passes(register: Callable[[GraphPass], None]) -> None:
     """Register graph-surgery passes.
 
-    Called after export. Passes run in ascending ``order``; the model is re-checked after each one and a pass that
+    Called once per command, when it first needs any registry; the passes run after export, in ascending ``order``;
+    the model is re-checked after each one and a pass that
     breaks it fails the conversion by name.
 
     :param register: call once per :class:`~deploybridge.records.GraphPass`.
@@ -71,7 +74,8 @@ def deploy_register_graph_passes(register: Callable[[GraphPass], None]) -> None:
 def deploy_register_backends(register: Callable[[Backend], None]) -> None:
     """Register backends.
 
-    Called by convert, verify, run and ``deploy plugins``. A backend whose runtime is missing still registers; its
+    Called once per command, when it first needs any registry (convert, verify, run, ``deploy plugins``). A backend
+    whose runtime is missing still registers; its
     ``unavailable()`` says how to install it.
 
     :param register: call once per :class:`~deploybridge.records.Backend`.
@@ -85,7 +89,8 @@ def deploy_register_backends(register: Callable[[Backend], None]) -> None:
 def deploy_register_host_ops(register: Callable[[HostOp], None]) -> None:
     """Register host steps.
 
-    Called by every ``deploy convert`` and ``deploy verify``, and by ``deploy run`` when the artifact has a host step
+    Called once per command, when it first needs any registry (every ``deploy convert`` and ``deploy verify``; ``deploy
+    run`` when the artifact has a host step
     a plugin owns. A graph with ``deploybridge::<name>`` nodes is cut at them into engine segments and the host op
     registered under that name runs in between, in the calling process (e.g. NMS after ``--truncate-nms``, a
     family's post-processing kept out of the engine).
@@ -101,7 +106,8 @@ def deploy_register_host_ops(register: Callable[[HostOp], None]) -> None:
 def deploy_register_known_warnings(register: Callable[[KnownWarning], None]) -> None:
     """Register export warnings that are harmless.
 
-    Called when a conversion triages the warnings its export printed. A warning that matches a
+    Called once per command, when it first needs any registry; a conversion triages the warnings its export printed
+    against them. A warning that matches a
     :class:`~deploybridge.records.KnownWarning` (message pattern and warning module) gets the verdict ``harmless``
     with its ``why``; plugins list the warnings their own models' code prints.
 

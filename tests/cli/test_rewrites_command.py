@@ -30,9 +30,11 @@ def test_name_shows_the_whole_record_with_its_why(cli, monkeypatch):
     assert max(len(line) for line in result.out.splitlines()) <= 100
     assert " ".join(result.out.split()).count(linspace["why"]) == 1  # wrapped, but all of it
     assert re.search(r"^target +torch\.linspace$", result.out, flags=re.M) and "plugin 'rewrites'" in result.out
+    full = "mmdet.models.task_modules.coders.delta_xywh_bbox_coder.onnx_delta2bbox"  # the set-up installs mmdet
     long_target = cli("rewrites", "mmdet_onnx_delta2bbox")
-    if long_target.code == 0:  # the mmdet plugin is installed: the list shortens this target, NAME does not
-        assert "mmdet.models.task_modules.coders.delta_xywh_bbox_coder.onnx_delta2bbox" in long_target.out
+    assert long_target.code == 0 and full in long_target.out  # NAME shows the whole target ...
+    listed = next(line for line in cli("rewrites").out.splitlines() if "mmdet_onnx_delta2bbox" in line)
+    assert full not in listed and "…" in listed and "onnx_delta2bbox" in listed  # ... the list its tail
     graph_pass = cli("rewrites", "to_fp16")
     assert graph_pass.code == 0 and "graph pass" in graph_pass.out and "float16" in graph_pass.out
 

@@ -1,6 +1,6 @@
-"""A test plugin that uses every hook: a tiny family, a perturbed and a missing
+"""A test plugin that uses most hooks: a tiny family, a perturbed and a missing
 backend, a rewrite, graph passes, a command, family detection and a
-convert-finished listener. Installed by the ``fake_plugin`` fixture."""
+convert-finished listener (host ops and known warnings have their own fixtures). Installed by the ``fake_plugin`` fixture."""
 import numpy as np
 
 from deploybridge import hookimpl

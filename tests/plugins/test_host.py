@@ -11,7 +11,7 @@ from deploybridge.errors import DeployError
 from deploybridge.plugins import Host
 
 
-def plugins_json(cli, *env_args):
+def plugins_json(cli):
     result = cli("plugins", "--json")
     assert result.code == 0, result.err
     return {p["name"]: p for p in json.loads(result.out)["plugins"]}

@@ -2,7 +2,7 @@
 metadata in a temporary folder (the ``fake_plugin`` fixture), and the host is the real one."""
 import json
 
-from conftest import FIXTURES
+from conftest import assert_one_line_error
 from deploybridge.plugins import Host
 
 
@@ -113,4 +113,54 @@ def test_a_failed_plugin_runs_no_other_hook(fake_plugin, tiny):
     assert host.pm.get_plugin("squatter") is None
     assert host.call_each("deploy_convert_finished", result=None) == [] and db_test_squatter.CALLED == []
     assert len(reported) == 1 and reported[0].startswith("plugin 'squatter' failed and is disabled for this run: ")
-    assert FIXTURES.is_dir()
+
+
+def test_a_trylast_plugin_cannot_take_a_builtin_name(cli, fake_plugin, tiny, tmp_path):
+    """Registration order is the host's (built-ins first), not pluggy's call order, which puts trylast first."""
+    fake_plugin("trylast", "db_test_trylast")
+    plugins, _ = statuses(cli)
+    assert plugins["builtin"]["status"] == "loaded" and plugins["builtin"]["provides"]["backend"] == ["onnxruntime"]
+    assert "backend 'onnxruntime' is already registered by plugin 'builtin'" in plugins["trylast"]["status"]
+    assert convert_tiny(cli, tmp_path / "a").code == 0
+
+
+def test_entry_point_names_builtins_own_or_two_plugins_share(cli, fake_plugin, tiny, tmp_path):
+    fake_plugin("builtin", "db_test_squatter", dist="impostor")
+    fake_plugin("tiny", "db_test_badcommands", dist="tinytwin")
+    plugins, _ = statuses(cli)
+    assert plugins["builtin"]["status"] == "loaded" and plugins["builtin"]["provides"]["backend"] == ["onnxruntime"]
+    assert plugins["builtin (db-test-impostor)"]["status"] == (
+        "failed: the plugin name 'builtin' is reserved for deploybridge's own; rename the entry point")
+    reason = "failed: two plugins are named 'tiny' (db-test-tiny and db-test-tinytwin); uninstall one"
+    assert {plugins["tiny"]["status"], plugins["tiny (db-test-tinytwin)"]["status"]} == {reason}
+    host = Host()
+    assert host.pm.get_plugin("tiny") is None and "tiny" not in host.families()  # both out, neither half-registered
+    result = cli("--help")
+    assert result.code == 0 and "tiny-hello" not in result.out and "half-added" not in result.out
+
+
+def test_a_command_named_like_a_builtin_fails_that_plugin(cli, fake_plugin, tiny):
+    fake_plugin("hijack", "db_test_hijack")
+    result = cli("--help")
+    assert result.code == 0 and "HIJACKED" not in result.out and "tiny-hello" in result.out
+    assert ("plugin 'hijack' failed and is disabled for this run: deploy_register_commands: command 'verify' is"
+            " already registered by 'deploybridge'; plugin 'hijack' cannot register it too") in result.err
+
+
+def test_a_raising_unavailable_is_the_backends_answer(cli, fake_plugin, tiny, tmp_path):
+    fake_plugin("flaky", "db_test_flaky")
+    result = cli("plugins", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["backends"]["flaky"] == (
+        "its unavailable() raised OSError: libflaky.so: cannot open shared object file (a bug in plugin 'flaky')")
+    assert_one_line_error(convert_tiny(cli, tmp_path / "a", "--backend", "flaky"),
+                          contains="backend 'flaky' is not usable here: its unavailable() raised OSError")
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_regex_that_does_not_compile_is_refused_at_registration(cli, fake_plugin, tiny, tmp_path):
+    fake_plugin("badregex", "db_test_badregex")
+    plugins, _ = statuses(cli)
+    assert plugins["badregex"]["status"].startswith(
+        "failed: deploy_register_known_warnings: known warning 'broken_regex' has an invalid regex in pattern")
+    assert convert_tiny(cli, tmp_path / "a").code == 0  # triage runs in every conversion: it must not meet the regex

@@ -64,11 +64,7 @@ def _add_plugin_commands(app: typer.Typer, argv: list[str]) -> None:
         return
     from deploybridge.plugins import Host
 
-    try:
-        host = Host()
-    except DeployError:
-        return
-    host.register_commands(app)
+    Host().register_commands(app)
 
 
 def main(argv: list[str] | None = None) -> int:

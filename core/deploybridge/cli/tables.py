@@ -6,6 +6,7 @@ from typing import Sequence
 from rich.table import Table
 
 from deploybridge.cli import console
+from deploybridge.errors import first_line
 from deploybridge.parity.verification import Verification
 
 
@@ -82,7 +83,7 @@ def triage_table(triaged: Sequence[dict]) -> Table | str | None:
         table.add_column(col)
     for w in shown:
         style = VERDICT_STYLE[w["verdict"]]
-        first = w["message"].splitlines()[0]
+        first = first_line(w["message"])
         table.add_row(f"[{style}]{w['verdict']}[/]", str(w["count"]), escape(w["source"]), escape(first[:110]),
                       escape(f"{w['rewrite']}: {w['why']}" if w["rewrite"] else w["why"]))
     return table

@@ -12,19 +12,17 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping, Sequence
 
 from deploybridge import __version__
-from deploybridge.convert import artifact
-from deploybridge.parity import noise_floor as noise
-from deploybridge.convert import onnx_io
-from deploybridge.convert import rewriting
-from deploybridge.runtime import segments
+from deploybridge.convert import artifact, onnx_io, rewriting
 from deploybridge.convert import warning_triage as triage
 from deploybridge.convert.manifest import build_manifest
-from deploybridge.errors import DeployError
-from deploybridge.plugins import Host
 from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
+from deploybridge.errors import DeployError
+from deploybridge.parity import noise_floor as noise
 from deploybridge.parity.tensor import tolerances_for
 from deploybridge.parity.verification import Verification, reference_runner, seeds_for, verify, verify_other_shapes
+from deploybridge.plugins import Host
 from deploybridge.records import Backend, ModelSpec, Tolerance
+from deploybridge.runtime import segments
 
 Stage = Callable[[str], ContextManager[Any]]
 

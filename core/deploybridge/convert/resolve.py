@@ -4,17 +4,9 @@ Every miss is a one-line error with the closest names and where to look.
 """
 from __future__ import annotations
 
-import difflib
-from typing import Sequence
-
-from deploybridge.errors import DeployError
-from deploybridge.plugins import Host
+from deploybridge.errors import DeployError, did_you_mean
+from deploybridge.plugins import Host, availability
 from deploybridge.records import Backend, Family, LoadedModel, ModelSpec
-
-
-def _closest(name: str, names: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(names), n=3)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 def resolve_family(host: Host, spec: ModelSpec, plugin: str | None) -> Family:
@@ -32,15 +24,15 @@ def resolve_family(host: Host, spec: ModelSpec, plugin: str | None) -> Family:
         hint = f" among plugin '{plugin}' families" if plugin else ""
         raise DeployError(f"no family handles model '{spec.model}'{hint}; pass --plugin NAME or --family NAME (see `deploy plugins`)")
     if name not in families:
-        raise DeployError(f"unknown family '{name}'{_closest(name, list(families))}; `deploy plugins` lists the families")
+        raise DeployError(f"unknown family '{name}'{did_you_mean(name, list(families))}; `deploy plugins` lists the families")
     return families[name]
 
 
 def resolve_backend(host: Host, name: str) -> Backend:
     backends = host.backends()
     if name not in backends:
-        raise DeployError(f"unknown backend '{name}'{_closest(name, list(backends))}; available: {', '.join(backends)}")
-    reason = backends[name].unavailable()
+        raise DeployError(f"unknown backend '{name}'{did_you_mean(name, list(backends))}; available: {', '.join(backends)}")
+    reason = availability(backends[name])
     if reason:
         raise DeployError(f"backend '{name}' is not usable here: {reason}")
     return backends[name]
@@ -48,5 +40,5 @@ def resolve_backend(host: Host, name: str) -> Backend:
 
 def load_model(family: Family, spec: ModelSpec) -> LoadedModel:
     if family.models and spec.model not in family.models:
-        raise DeployError(f"unknown model '{spec.model}' for family '{family.name}'{_closest(spec.model, family.models)}; known: {', '.join(family.models)}")
+        raise DeployError(f"unknown model '{spec.model}' for family '{family.name}'{did_you_mean(spec.model, family.models)}; known: {', '.join(family.models)}")
     return family.load(spec)

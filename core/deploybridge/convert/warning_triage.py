@@ -24,7 +24,7 @@ def _known(warning: Mapping, known: Mapping[str, KnownWarning]) -> KnownWarning 
     nobody could place."""
     module = warning.get("module", "")
     return next((k for k in known.values()
-                 if re.search(k.pattern, warning["message"]) and (not k.module or re.search(k.module, module))), None)
+                 if re.search(k.pattern, warning["message"]) and (not k.module or (module and re.search(k.module, module)))), None)
 
 
 def verdict(warning: Mapping, rewrites: Mapping[str, Rewrite], applied: Sequence[str],

@@ -1,7 +1,6 @@
 """The plugin host (:mod:`.host`): which plugins load, what each registered, who owns it, and the isolation that
 keeps a broken plugin from breaking the host; the contract it checks (:mod:`.contract`); entry-point selection
 (:mod:`.loading`); the built-in plugin (:mod:`.builtin`)."""
-from deploybridge.plugins.host import BUILTIN, BUILTINS, GROUP, REWRITES, Host, PluginStatus
-from deploybridge.plugins.loading import with_required_plugins
+from deploybridge.plugins.host import BUILTIN, Host, availability
 
-__all__ = ["BUILTIN", "BUILTINS", "GROUP", "REWRITES", "Host", "PluginStatus", "with_required_plugins"]
+__all__ = ["BUILTIN", "Host", "availability"]

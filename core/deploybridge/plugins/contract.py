@@ -5,10 +5,11 @@ every other plugin keep working (docs/plugin-author-guide.md, "What the host gua
 """
 from __future__ import annotations
 
-import difflib
+import re
 from typing import Any
 
 from deploybridge import hookspecs, records
+from deploybridge.errors import did_you_mean
 
 # registration hook -> (what it registers, for messages and `deploy plugins`; the record type register() takes)
 REGISTRATION_HOOKS: dict[str, tuple[str, type]] = {
@@ -28,11 +29,6 @@ class ContractError(Exception):
     """A plugin broke the contract; the message is the one line shown for it."""
 
 
-def closest_hook(name: str) -> str:
-    close = difflib.get_close_matches(name, sorted(HOOK_NAMES), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
 def hook_problems(plugin: Any) -> list[str]:
     """What is wrong with the hooks a plugin object defines: an implementation of a hook that does not exist (a
     misspelling), or a function named like a hook but not marked with ``@hookimpl`` (pluggy would skip it silently)."""
@@ -44,7 +40,7 @@ def hook_problems(plugin: Any) -> list[str]:
         opts = getattr(value, _IMPL_MARK, None)
         marked = opts is not None
         if marked and name not in HOOK_NAMES:
-            problems.append(f"implements unknown hook '{name}'{closest_hook(name)}")
+            problems.append(f"implements unknown hook '{name}'{did_you_mean(name, HOOK_NAMES, n=1)}")
         elif marked and (opts.get("wrapper") or opts.get("hookwrapper")):
             problems.append(f"implements {name} as a wrapper; the host calls each implementation on its own, so"
                             " deploybridge hooks take plain implementations only")
@@ -54,8 +50,27 @@ def hook_problems(plugin: Any) -> list[str]:
 
 
 def check_record(hook_name: str, record: Any) -> None:
-    """``register(record)`` was given something that is not the hook's record type."""
+    """What ``register(record)`` must be given: the hook's record type, a name, an integer order, and regexes that
+    compile (they are searched later, in every conversion, where a bad one would break the host)."""
     kind, record_type = REGISTRATION_HOOKS[hook_name]
     if not isinstance(record, record_type):
         raise ContractError(f"{hook_name} called register() with {type(record).__name__}"
                             f" {str(record)[:60]!r}, expected a deploybridge.records.{record_type.__name__}")
+    if not isinstance(record.name, str) or not record.name:
+        raise ContractError(f"{hook_name}: a {kind} needs a non-empty string name, got {record.name!r}")
+    if isinstance(record.order, bool) or not isinstance(record.order, int):
+        raise ContractError(f"{hook_name}: {kind} '{record.name}' has order {record.order!r}; it must be an integer")
+    for field, pattern in _regexes(record):
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise ContractError(f"{hook_name}: {kind} '{record.name}' has an invalid regex in {field}"
+                                f" ({pattern!r}: {exc})") from None
+
+
+def _regexes(record: Any) -> list[tuple[str, Any]]:
+    if isinstance(record, records.KnownWarning):
+        return [("pattern", record.pattern), ("module", record.module)]
+    if isinstance(record, records.Rewrite):
+        return [("fixes", p) for p in record.fixes]
+    return []

@@ -21,8 +21,8 @@ from deploybridge.plugins import loading
 from deploybridge.plugins.contract import REGISTRATION_HOOKS, ContractError, check_record, hook_problems
 
 BUILTIN = "builtin"
-REWRITES = "rewrites"  # the built-in op-rewrite library (rewrites/), always loaded
-BUILTINS = (BUILTIN, REWRITES)
+REWRITES_PLUGIN = "rewrites"  # the built-in op-rewrite library (rewrites/), always loaded
+BUILTINS = (BUILTIN, REWRITES_PLUGIN)  # names no entry point may take
 GROUP = loading.GROUP
 
 
@@ -43,6 +43,25 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _dist_name(ep: Any) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist else ep.value
+
+
+def _command_name(info: Any) -> str:
+    """A Typer command's or group's name as the command line sees it."""
+    callback = getattr(info, "callback", None)
+    return info.name or (callback.__name__.replace("_", "-") if callback else "")
+
+
+def availability(backend: Any) -> str | None:
+    """``backend.unavailable()``, isolated: a plugin bug there is the backend's answer, not a crash of the command."""
+    try:
+        return backend.unavailable()
+    except Exception as exc:
+        return f"its unavailable() raised {first_line(exc)} (a bug in plugin '{backend.owner}')"
+
+
 def _registry(hook_name: str, record: str) -> Callable[["Host"], dict[str, Any]]:
     def registry(self: "Host") -> dict[str, Any]:
         return self.collect(hook_name)
@@ -58,13 +77,14 @@ class Host:
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.statuses: dict[str, PluginStatus] = {}
+        self._order: list[str] = []  # registration order: on a name clash the later plugin fails, never a built-in
         self._registries: dict[str, dict[str, Any]] = {}
         self._report = report
         import deploybridge_rewrites
         from deploybridge.plugins import builtin
 
         self._register(builtin, BUILTIN, "builtin", loading.dist_version("deploybridge"))
-        self._register(deploybridge_rewrites, REWRITES, "builtin", loading.dist_version("deploybridge-rewrites"))
+        self._register(deploybridge_rewrites, REWRITES_PLUGIN, "builtin", loading.dist_version("deploybridge-rewrites"))
         self._load_entry_points(list(only) if only else None)
 
     # -- loading --------------------------------------------------------
@@ -72,7 +92,13 @@ class Host:
         problems = hook_problems(module)
         if problems:
             raise ContractError("; ".join(problems))
-        self.pm.register(module, name=name)  # pluggy refuses arguments a hookspec does not have
+        try:
+            self.pm.register(module, name=name)  # pluggy refuses arguments a hookspec does not have
+        except Exception:
+            if self.pm.get_plugin(name) is not None:  # pluggy < 1.7 may have added some implementations already
+                self.pm.unregister(name=name)
+            raise
+        self._order.append(name)
         hooks = sorted(h.name for h in self.pm.get_hookcallers(module) or [])
         self.statuses[name] = PluginStatus(name, source, version, "loaded", hooks)
 
@@ -87,9 +113,8 @@ class Host:
             dist = getattr(ep, "dist", None)
             version = dist.version if dist else None
             source = f"entry point {ep.value} ({dist.name if dist else '?'})"
-            if ep.name in self.statuses or ep.name in found:
-                self.statuses.setdefault(ep.name, PluginStatus(ep.name, source, version, ""))
-                self.statuses[ep.name].status = f"failed: two plugins are named '{ep.name}'"
+            if ep.name in BUILTINS or ep.name in found:
+                self._refuse_name(ep, found, PluginStatus(f"{ep.name} ({_dist_name(ep)})", source, version, ""))
                 continue
             found[ep.name] = ep
             if ep.name in disabled:
@@ -107,6 +132,21 @@ class Host:
         for name in only or []:
             if name not in BUILTINS:
                 self._check_selected(name, found)
+
+    def _refuse_name(self, ep: Any, found: dict, status: PluginStatus) -> None:
+        """An entry point whose name a built-in or an earlier entry point has: it is listed under its own key; two
+        plugins of one name both fail (which one was meant is unknowable), a built-in keeps its name."""
+        if ep.name in BUILTINS:
+            reason = f"the plugin name '{ep.name}' is reserved for deploybridge's own; rename the entry point"
+        else:
+            reason = (f"two plugins are named '{ep.name}' ({_dist_name(found[ep.name])} and {_dist_name(ep)});"
+                      " uninstall one")
+            if self.statuses[ep.name].loaded:
+                self.fail(ep.name, reason)
+            else:
+                self.statuses[ep.name].status = f"failed: {reason}"
+        status.status = f"failed: {reason}"
+        self.statuses[status.name] = status
 
     def _check_selected(self, name: str, found: dict) -> None:
         if name not in found:
@@ -133,7 +173,9 @@ class Host:
         """The hook's implementations in pluggy's call order (last registered first, tryfirst/trylast honoured), or in
         registration order: built-ins first, so on a name clash the plugin that came later is the one that fails."""
         impls = getattr(self.pm.hook, hook_name).get_hookimpls()
-        return list(impls if registration_order else reversed(impls))
+        if registration_order:  # pluggy's own order puts trylast first: a plugin could jump ahead of the built-ins
+            return sorted(impls, key=lambda impl: self._order.index(impl.plugin_name))
+        return list(reversed(impls))
 
     def call_each(self, hook_name: str, firstresult: bool = False, **kwargs: Any) -> Any:
         """Call every implementation of ``hook_name`` on its own; one that raises fails its plugin, the rest run.
@@ -216,15 +258,27 @@ class Host:
         self.call_each("deploy_convert_finished", result=result)
 
     def register_commands(self, app: Any) -> None:
-        """deploy_register_commands: a plugin that raises has the commands it added so far taken back out."""
-        for impl in self._impls("deploy_register_commands"):
+        """deploy_register_commands: a plugin that raises, or adds a command name already taken (by a built-in or an
+        earlier plugin), has the commands it added taken back out and is failed."""
+        owners = {_command_name(c): "deploybridge" for c in [*app.registered_commands, *app.registered_groups]}
+        for impl in self._impls("deploy_register_commands", registration_order=True):
+            plugin = impl.plugin_name
+            if not self.statuses[plugin].loaded:
+                continue
             before = (len(app.registered_commands), len(app.registered_groups))
             try:
                 impl.function(app)
+                added = [_command_name(c) for c in [*app.registered_commands[before[0]:], *app.registered_groups[before[1]:]]]
+                taken = next((n for n in added if n in owners), None)
+                if taken is not None:
+                    raise ContractError(f"deploy_register_commands: command '{taken}' is already registered by"
+                                        f" '{owners[taken]}'; plugin '{plugin}' cannot register it too")
             except Exception as exc:  # the plugin is broken, not the host
                 del app.registered_commands[before[0]:]
                 del app.registered_groups[before[1]:]
-                self.fail(impl.plugin_name, f"deploy_register_commands: {first_line(exc)}")
+                self.fail(plugin, str(exc) if isinstance(exc, ContractError) else f"deploy_register_commands: {first_line(exc)}")
+                continue
+            owners.update({name: plugin for name in added})
 
     def provided_by(self, plugin: str) -> dict[str, list[str]]:
         """What ``plugin`` registered, by kind."""

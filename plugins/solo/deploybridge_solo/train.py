@@ -71,11 +71,11 @@ def predict_runner(model, pre: dict):
 
 
 def evaluate(model, pre: dict) -> dict:
-    from deploybridge.evaluation import ap_delta as dataset_eval
+    from deploybridge.evaluation import ap_delta
 
     model.eval()
-    with dataset_eval.resolve_dataset("shapes", SIZE) as annotations:
-        result = dataset_eval.evaluate(annotations, {"mmdet": predict_runner(model, pre)}, (1, 3, SIZE, SIZE), True)
+    with ap_delta.resolve_dataset("shapes", SIZE) as annotations:
+        result = ap_delta.evaluate(annotations, {"mmdet": predict_runner(model, pre)}, (1, 3, SIZE, SIZE), True)
     return result.ap["mmdet"]
 
 

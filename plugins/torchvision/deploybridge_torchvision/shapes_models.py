@@ -95,7 +95,7 @@ def validation_ap(model: nn.Module, size: int) -> dict[str, float]:
     import tempfile
     from pathlib import Path
 
-    from deploybridge.evaluation import ap_delta as dataset_eval
+    from deploybridge.evaluation import ap_delta
     from deploybridge.evaluation.datasets.shapes import validation_split
     from deploybridge_torchvision.wrappers import Detector
 
@@ -105,6 +105,6 @@ def validation_ap(model: nn.Module, size: int) -> dict[str, float]:
     model.eval()
     with tempfile.TemporaryDirectory() as tmp:
         ann = validation_split(Path(tmp), size=size)
-        result = dataset_eval.evaluate(ann, {"pytorch": dataset_eval.torch_runner(Detector(model, masks), names)}, (1, 3, size, size), masks)
+        result = ap_delta.evaluate(ann, {"pytorch": ap_delta.torch_runner(Detector(model, masks), names)}, (1, 3, size, size), masks)
     model.train(was_training)
     return result.ap["pytorch"]

@@ -59,7 +59,6 @@ def test_refused_before_and_equal_after():
 
 
 def test_agreeing_branches_are_left_alone():
-    from deploybridge.convert.passes.outputs import order_outputs  # noqa: F401  (any graph without If)
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])

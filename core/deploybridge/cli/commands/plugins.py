@@ -9,13 +9,13 @@ def plugins(json_out: bool = typer.Option(False, "--json", help="Print as JSON."
     from rich.table import Table
 
     from deploybridge.cli import console
-    from deploybridge.plugins import Host
+    from deploybridge.plugins import Host, availability
 
     host = Host()
     provides = {name: host.provided_by(name) for name, status in host.statuses.items() if status.loaded}
     rows = [{"name": s.name, "version": s.version, "status": s.status, "source": s.source, "hooks": s.hooks,
              "provides": provides.get(s.name, {}) if s.loaded else {}} for s in host.statuses.values()]
-    backends = {n: (b.unavailable() or "available") for n, b in host.backends().items()}
+    backends = {n: (availability(b) or "available") for n, b in host.backends().items()}
     if json_out:
         console.print_json({"plugins": rows, "backends": backends})
         return 0

@@ -1,7 +1,6 @@
 """deploy rewrites [NAME]: the registered op rewrites and graph passes, one line each; NAME shows one in full."""
 from __future__ import annotations
 
-import difflib
 import re
 import textwrap
 from typing import Optional
@@ -96,11 +95,10 @@ def detail_lines(fields: list[tuple[str, str]], width: int) -> list[str]:
 
 
 def _unknown(name: str, names: list[str]):
-    from deploybridge.errors import DeployError
+    from deploybridge.errors import DeployError, did_you_mean
 
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    return DeployError(f"no rewrite or graph pass named '{name}'{hint}; `deploy rewrites` lists them")
+    return DeployError(f"no rewrite or graph pass named '{name}'{did_you_mean(name, names, cutoff=0.5)};"
+                       " `deploy rewrites` lists them")
 
 
 def rewrites(name: Optional[str] = typer.Argument(None, help="A rewrite or graph pass to show in full (why, fixed warnings, families)."),

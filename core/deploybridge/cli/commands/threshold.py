@@ -23,14 +23,14 @@ def threshold(
 
     from deploybridge.convert import artifact
     from deploybridge.cli import console
-    from deploybridge.evaluation import ap_delta as dataset_eval
+    from deploybridge.evaluation import ap_delta
     from deploybridge.evaluation import thresholds
     from deploybridge.runtime.draw import label_name
     from deploybridge.runtime.image_io import load_rgb
     from deploybridge.runtime.predict import artifact_predictor
 
     manifest, predict = artifact_predictor(folder, backend)
-    with dataset_eval.resolve_dataset(dataset, int(manifest["inputs"][0]["shape"][2])) as annotations:
+    with ap_delta.resolve_dataset(dataset, int(manifest["inputs"][0]["shape"][2])) as annotations:
         coco = json.loads(annotations.read_text())
         by_image: dict[int, list] = {}
         for a in coco["annotations"]:
