@@ -31,3 +31,18 @@ def test_detection_parity_reports_the_matched_pairs_mask_iou():
     assert check.metrics["matched"] == 2
     assert check.metrics["min_mask_iou"] == 0.8 and check.metrics["mean_mask_iou"] == 0.9
     assert not check.passed and check.failures == ["mask IoU as low as 0.800"]
+
+
+def test_one_swapped_label_among_300_fails_label_agreement():
+    """Class-aware matching alone lets one swapped label through (299 of 300 match, above 0.99); label agreement of
+    the detections paired by box is enforced on its own."""
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 900, (300, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(10, 60, (300, 2)).astype(np.float32)], 1)
+    ref = {"boxes": boxes, "scores": rng.uniform(0.05, 1, 300).astype(np.float32), "labels": rng.integers(1, 5, 300)}
+    got = {**ref, "labels": ref["labels"].copy()}
+    got["labels"][17] = ref["labels"][17] % 4 + 1
+    check = detection_parity(ref, got, DEFAULT_TASK_TOLERANCES)
+    assert check.metrics["matched_fraction"] >= DEFAULT_TASK_TOLERANCES["min_matched_fraction"]  # would have passed
+    assert not check.passed and check.failures == ["1 of 300 detections paired by box have another label"]
+    assert detection_parity(ref, ref, DEFAULT_TASK_TOLERANCES).passed

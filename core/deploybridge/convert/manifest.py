@@ -42,7 +42,8 @@ def build_manifest(*, spec: ModelSpec, loaded: LoadedModel, model: Any, onnx_pat
         "categories": list(loaded.categories) if loaded.categories else None,
         "tolerances": verification.tolerances,
         "task_tolerances": verification.task_tolerances,
-        "verification": {"seeds": list(seeds), "passed": verification.passed, "summary": verification.summary(),
+        "verification": {"seeds": list(seeds), "passed": verification.passed, "inconclusive": verification.inconclusive,
+                         "summary": verification.summary(),
                          "details": verification.to_json()},
         "evaluation": evaluation.to_json() if evaluation else None,
         "files": None,  # every file with its sha256: set by artifact.finish once all of them are written

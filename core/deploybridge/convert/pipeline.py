@@ -18,6 +18,8 @@ from deploybridge.convert.manifest import build_manifest
 from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
 from deploybridge.errors import DeployError
 from deploybridge.parity import noise_floor as noise
+from deploybridge.parity.conclusive import inconclusive_reason
+from deploybridge.parity.noise_floor import bool_outputs
 from deploybridge.parity.tensor import tolerances_for
 from deploybridge.parity.verification import Verification, reference_runner, seeds_for, verify, verify_other_shapes
 from deploybridge.plugins import Host
@@ -46,6 +48,7 @@ class ConvertOptions:
     task_tolerances: Mapping[str, float] = field(default_factory=dict)
     eval_dataset: str | None = None
     fp16_io: bool = False  # with the to_fp16 pass: float16 inputs and outputs too
+    allow_inconclusive: bool = False  # a verification that compared nothing may pass (said loudly)
 
 
 @dataclass
@@ -136,11 +139,13 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             if opts.tolerance is None:
                 floor = noise.measure(loaded, seeds, reference)
                 if any(p.name == "to_fp16" for p in selected):
-                    floor = noise.as_float16(floor)
+                    floor = noise.as_float16(floor, bool_outputs(reference(seeds[0])[1]))
                 tolerances = noise.tolerances_from_floor(loaded.outputs, floor, tolerances)
             runner = segments.load(backend, tmp, {}, dict(opts.backend_options), host.host_ops())
             verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
                                   loaded.task, opts.task_tolerances)
+            verification.mark_inconclusive(inconclusive_reason(loaded.outputs, [reference(s)[1] for s in seeds]),
+                                           opts.allow_inconclusive)
             verify_other_shapes(verification, loaded, reference, runner, tolerances, seeds[0], opts.task_tolerances)
             framework = None
             if loaded.framework_reference is not None:

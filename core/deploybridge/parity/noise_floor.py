@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 from deploybridge.records import LoadedModel, OutputSpec, Tolerance
 from deploybridge.parity.tensor import compare_outputs
@@ -59,11 +59,19 @@ def tolerances_from_floor(outputs: Sequence[OutputSpec], floor: Mapping[str, flo
     }
 
 
-def as_float16(floor: Mapping[str, float] | None) -> dict[str, float] | None:
+def as_float16(floor: Mapping[str, float] | None, keep: Collection[str] = ()) -> dict[str, float] | None:
     """The float32 noise floor scaled to float16 arithmetic, for artifacts converted with to_fp16.
 
-    A float16 engine cannot be held to float32's spread; its rounding is
-    2**13 times coarser, so the measured float32 floor is scaled by that. Task-aware
-    parity (same objects, classes, masks) still applies unchanged.
+    A float16 engine cannot be held to float32's spread; its rounding is 2**13 times coarser, so the measured float32
+    floor is scaled by that. Outputs in ``keep`` are not scaled: a boolean output's "floor" is a fraction of flipped
+    elements, not a rounding error (scaled, 1e-4 became 0.8 and the mask check could not fail). Task-aware parity
+    (same objects, classes, masks) still applies unchanged.
     """
-    return None if floor is None else {name: value * FLOAT16_OVER_FLOAT32 for name, value in floor.items()}
+    if floor is None:
+        return None
+    return {name: value if name in keep else value * FLOAT16_OVER_FLOAT32 for name, value in floor.items()}
+
+
+def bool_outputs(reference: Mapping[str, object]) -> set[str]:
+    """The outputs that are booleans (thresholded masks) in one reference run."""
+    return {name for name, value in reference.items() if getattr(value, "dtype", None) == bool}

@@ -18,6 +18,7 @@ DEFAULT_TASK_TOLERANCES = {
     "max_box_deviation_px": 1.0,
     "max_score_deviation": 0.01,
     "min_mask_iou": 0.9,
+    "min_label_agreement": 1.0,    # of the detections paired by box alone: a swapped class is an error
     "min_pixel_agreement": 0.999,
     "min_top1_agreement": 1.0,
 }
@@ -91,6 +92,9 @@ def detection_parity(ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray
         failures.append(f"boxes deviate up to {m['max_box_deviation_px']:.2f} px")
     if m["max_score_deviation"] > tol["max_score_deviation"]:
         failures.append(f"scores deviate up to {m['max_score_deviation']:.3g}")
+    if m["label_agreement"] < tol["min_label_agreement"]:
+        wrong = sum(rl[i] != gl[j] for i, j in agnostic)
+        failures.append(f"{wrong} of {len(agnostic)} detections paired by box have another label")
     if m.get("min_mask_iou", 1.0) < tol["min_mask_iou"]:
         failures.append(f"mask IoU as low as {m['min_mask_iou']:.3f}")
     return TaskCheck("detection", not failures, m, failures)

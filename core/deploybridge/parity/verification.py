@@ -24,13 +24,25 @@ class Verification:
     inputs: list[InputCheck]
     tolerances: dict[str, dict]
     task_tolerances: dict[str, float] = field(default_factory=dict)
+    inconclusive: str | None = None  # why the checks had nothing to compare (deploybridge.parity.conclusive)
 
     def to_json(self) -> dict:
         return asdict(self)
 
+    def mark_inconclusive(self, reason: str | None, allowed: bool = False) -> None:
+        """Record that the checks compared nothing; unless ``allowed``, that is not a pass."""
+        self.inconclusive = reason
+        if reason and not allowed:
+            self.passed = False
+
     def summary(self) -> str:
         bad = [c for i in self.inputs for c in i.outputs if not c.passed]
         worst = max((c.max_abs or 0.0 for i in self.inputs for c in i.outputs), default=0.0)
+        if self.inconclusive:
+            from deploybridge.parity.conclusive import WHAT_TO_DO
+
+            accepted = " (accepted with --allow-inconclusive)" if self.passed else ""
+            return f"INCONCLUSIVE{accepted}: {self.inconclusive}; {WHAT_TO_DO}"
         state = "PASSED" if self.passed else "FAILED"
         text = f"{state}: {len(self.inputs)} inputs, max abs error {worst:.3g}, {len(bad)} output check(s) out of tolerance"
         tasks = [i.task for i in self.inputs if i.task]
@@ -139,7 +151,7 @@ def seeds_for(spec: ModelSpec, n: int) -> list[int]:
 def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, backend_options: Mapping[str, Any] | None = None,
                     tolerance: Tolerance | None = None, on_input: Callable[[int], None] | None = None,
                     eval_dataset: str | None = None, task_tolerances: Mapping[str, float] | None = None,
-                    manifest: dict | None = None) -> tuple[dict, Verification, Any]:
+                    manifest: dict | None = None, allow_inconclusive: bool = False) -> tuple[dict, Verification, Any]:
     """Re-check an artifact folder: the model rebuilt from the manifest's spec against the artifact's engine, at the
     manifest's seeds and tolerances (or ``tolerance``). ``manifest``: already read by ``artifact.read_manifest``
     (which checks every file's checksum), so large artifacts are not hashed twice."""
@@ -164,8 +176,12 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
     runner = segments.load(backend, Path(folder), manifest, options, host.host_ops())
     seeds = manifest["verification"]["seeds"]
-    verification = verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input,
+    reference = reference_runner(loaded, spec)
+    verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
                           manifest.get("task"), {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})})
+    from deploybridge.parity.conclusive import inconclusive_reason
+
+    verification.mark_inconclusive(inconclusive_reason(loaded.outputs, [reference(s)[1] for s in seeds]), allow_inconclusive)
     evaluation = None
     if eval_dataset:
         shape = [d for d in manifest["inputs"][0]["shape"]]

@@ -40,6 +40,7 @@ def convert(
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the relative tolerance for every output."),
     eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP of PyTorch and the artifact on a COCO json, or 'shapes' (the shapes validation split); fails if |ΔAP| > 0.1 points."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out folder."),
+    allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Pass a verification that compared nothing (no detections on any input, a constant output) instead of exiting 1; the manifest and report still say it was inconclusive."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout instead of the summary."),
 ) -> int:
     """Export a model, build it for a backend, verify parity and write an artifact folder.
@@ -71,7 +72,7 @@ def convert(
         disabled_rewrites=no_rewrite,
         backend_options=cli_options.backend_options(threads, provider), num_inputs=num_inputs,
         tolerance=cli_options.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
-        task_tolerances=cli_options.task_tolerances(task_tolerance),
+        task_tolerances=cli_options.task_tolerances(task_tolerance), allow_inconclusive=allow_inconclusive,
     )
     from deploybridge.convert import artifact
 
@@ -100,6 +101,9 @@ def convert(
             f"artifact: [bold]{result.artifact}[/] ({m['spec']['family']}/{m['spec']['model']}, {m['export']['exporter']} exporter,"
             f" opset {m['export']['opset']}, backend {m['backend']['name']})"
         )
+    if result.verification.inconclusive and not result.passed:
+        console.err().print(f"[bold red]verification inconclusive[/]: {result.verification.summary().split(': ', 1)[1]}")
+        return 1
     if not result.passed:
         console.err().print(f"[bold red]verification failed[/]: the artifact in {result.artifact} does NOT match PyTorch; do not deploy it"
                             " (report.json has the details)")

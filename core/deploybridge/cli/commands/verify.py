@@ -17,6 +17,7 @@ def verify(
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the manifest's relative tolerance for every output."),
     eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP on a COCO json, or 'shapes' (the shapes validation split)."),
     json_out: bool = typer.Option(False, "--json", help="Print the verification as JSON."),
+    allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Pass a verification that compared nothing (no detections on any input, a constant output) instead of exiting 1; the manifest and report still say it was inconclusive."),
 ) -> int:
     """Re-run parity from the artifact and the model spec stored in its manifest.
 
@@ -40,11 +41,13 @@ def verify(
         _, result, evaluation = verification.verify_artifact(host, folder, backend, cli_options.backend_options(threads, provider),
                                                          cli_options.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
                                                          task_tolerances=cli_options.task_tolerances(task_tolerance),
-                                                         manifest=manifest)
+                                                         manifest=manifest, allow_inconclusive=allow_inconclusive)
     if json_out:
         console.print_json({**result.to_json(), "evaluation": evaluation.to_json() if evaluation else None})
     else:
         tables.print_verification(result, evaluation)
+    if result.inconclusive and not result.passed:
+        console.err().print(f"[bold red]verification inconclusive[/]: {result.summary().split(': ', 1)[1]}")
     return 0 if result.passed and (evaluation is None or evaluation.passed) else 1
 
 
