@@ -125,3 +125,13 @@ def test_debug_shows_traceback(cli, tmp_path):
 def test_json_error_leaves_stdout_clean(cli, tmp_path):
     result = cli("inspect", tmp_path / "missing.onnx", "--json")
     assert result.code == 2 and result.out == ""
+
+
+@pytest.mark.parametrize("opset, exporter, allowed", [("3", "legacy", "7 to 20"), ("21", "legacy", "7 to 20"),
+                                                      ("99", "dynamo", "7 to 23")])
+def test_an_opset_the_exporter_cannot_write_is_refused_before_export(cli, tiny, tmp_path, opset, exporter, allowed):
+    """One line, exit 2, nothing on disk; before this check --opset 3 printed the whole TorchScript graph."""
+    result = cli("convert", "--plugin", "tiny", "--model", "tiny-net", "--random-weights", "--opset", opset,
+                 "--exporter", exporter, "--out", tmp_path / "a")
+    assert_one_line_error(result, contains=f"the {exporter} exporter writes opsets {allowed}, not {opset}")
+    assert "graph(" not in result.err and not (tmp_path / "a").exists()

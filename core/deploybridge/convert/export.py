@@ -82,6 +82,17 @@ def _dynamic_shapes(loaded: LoadedModel):
     return tuple({int(d): Dim.DYNAMIC for d in (loaded.dynamic_axes.get(name) or {})} for name in loaded.input_names)
 
 
+def check_opset(exporter: str, opset: int) -> None:
+    """Refuse an opset the exporter cannot write, before exporting: the legacy exporter prints its whole TorchScript
+    graph, hundreds of lines, before failing on one (``--opset 3``)."""
+    from torch.onnx import _constants
+
+    top = _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET if exporter == "legacy" else _constants.ONNX_MAX_OPSET
+    if not _constants.ONNX_MIN_OPSET <= opset <= top:
+        raise DeployError(f"the {exporter} exporter writes opsets {_constants.ONNX_MIN_OPSET} to {top}, not {opset};"
+                          f" choose an --opset in that range (default 17)")
+
+
 def export_onnx(loaded: LoadedModel, inputs: tuple, path: Path, exporter: str, opset: int,
                 translation_table: dict | None = None) -> ExportInfo:
     import torch

@@ -107,6 +107,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         if exporter in export.EXPORTERS and exporter not in loaded.exporters:
             raise DeployError(f"this {family.name} model exports with the {' or '.join(loaded.exporters)} exporter only"
                               f" ({loaded.exporter_reason}); drop --exporter {exporter}")
+        export.check_opset(exporter, opts.opset)
         reason = "chosen with --exporter" if opts.exporter else loaded.exporter_reason
         onnx_path = tmp / artifact.MODEL
         with timed("export"):

@@ -3,6 +3,20 @@ a few solid rectangles, so detectors and segmenters see edges and regions
 rather than white noise."""
 from __future__ import annotations
 
+VERIFICATION_SEED_BASE = 1000
+CALIBRATION_SEED_BASE = 1_000_000  # far above every verification seed: a model is never calibrated on what checks it
+
+
+def verification_seeds(seed: int, n: int) -> list[int]:
+    """The input seeds verification uses for a model built with ``seed`` (offset from the weight seed)."""
+    return [VERIFICATION_SEED_BASE + seed + k for k in range(n)]
+
+
+def calibration_seeds(seed: int, n: int) -> list[int]:
+    """Input seeds for calibrating random weights (batch-norm statistics, head biases) of a model built with ``seed``:
+    never one of its verification seeds, so verification does not run on the image the heads were tuned to."""
+    return [CALIBRATION_SEED_BASE + 1000 * seed + k for k in range(n)]
+
 
 def smooth_images(seed: int, shape: tuple[int, ...]):
     """Float32 NCHW tensor in [0, 1], identical for the same seed and shape on every machine."""

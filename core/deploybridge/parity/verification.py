@@ -144,8 +144,9 @@ def verify_other_shapes(verification: Verification, loaded: LoadedModel, referen
 
 
 def seeds_for(spec: ModelSpec, n: int) -> list[int]:
-    # Seeds are offset from the weight seed so inputs differ from the calibration images.
-    return [1000 + spec.seed + k for k in range(n)]
+    from deploybridge.parity.synthetic_inputs import verification_seeds
+
+    return verification_seeds(spec.seed, n)
 
 
 def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, backend_options: Mapping[str, Any] | None = None,

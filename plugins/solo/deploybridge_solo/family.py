@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deploybridge.errors import DeployError
+from deploybridge.parity.synthetic_inputs import calibration_seeds
 from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
 
 HERE = Path(__file__).parent
@@ -115,7 +116,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         raise DeployError(f"--option placement={placement}: choose one of {', '.join(PLACEMENTS)}")
     make_inputs = (lambda seed: (shapes_image(shape, seed),)) if shapes else (lambda seed: (example_images(shape, seed),))
     if not weights:
-        calibrate_random_head(model, make_inputs(1000)[0], pre)
+        calibrate_random_head(model, make_inputs(calibration_seeds(spec.seed, 1)[0])[0], pre)  # not a verification input
     return LoadedModel(
         module=SOLOGraph(model.eval(), pre, placement).eval(),
         input_names=["images"],

@@ -47,3 +47,26 @@ def test_bundled_config_with_local_checkpoint(cli, tmp_path):
     manifest = _convert(cli, tmp_path / "b", "--config", config, "--weights", tmp_path / "solov2_light.pth")
     assert manifest["spec"]["weights"].endswith("solov2_light.pth") and manifest["framework_parity"]["passed"]
     assert _instances(manifest) >= 3  # the calibrated weights came through the checkpoint (uncalibrated: none)
+
+
+def test_random_heads_are_calibrated_on_an_image_verification_never_uses(monkeypatch):
+    """Seed 0's first verification input used to be the calibration image itself."""
+    import torch
+
+    from deploybridge.parity.verification import seeds_for
+    from deploybridge.records import ModelSpec
+    from deploybridge_solo import family
+
+    seen = []
+    real = family.calibrate_random_head
+
+    def recording(model, images, pre, **kw):
+        seen.append(images)
+        return real(model, images, pre, **kw)
+
+    monkeypatch.setattr(family, "calibrate_random_head", recording)
+    spec = ModelSpec(family="solo", model="solov2_shapes", random_weights=True, seed=0)
+    loaded = family.load(spec)
+    assert len(seen) == 1
+    for seed in seeds_for(spec, 3):
+        assert not torch.equal(seen[0], loaded.make_inputs(seed)[0])
