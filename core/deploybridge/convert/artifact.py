@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import platform
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from deploybridge.convert import checksums
 from deploybridge.errors import DeployError, first_line
 
 MANIFEST = "manifest.json"
@@ -30,6 +30,7 @@ MODEL = "model.onnx"
 FORMAT = "deploybridge-artifact/2"  # manifest "files" lists every file of the folder but manifest.json
 OLD_FORMATS = ("deploybridge-artifact/1",)  # "files" lists model.onnx only; still read, only model.onnx checked
 MANIFEST_TMP = f".{MANIFEST}.tmp"  # update_manifest's staging file
+NOT_LISTED = (MANIFEST, MANIFEST_TMP)  # the manifest cannot list its own checksum
 
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276}  # for a libc without the wrapper (glibc < 2.28)
@@ -213,19 +214,9 @@ def write_json(path: Path, data: Any) -> None:
 
 def finish(folder: Path, manifest: dict, report: dict) -> None:
     """Write report.json, then the manifest, last, listing every other file with its checksum (``manifest`` updated)."""
-    from deploybridge.convert.manifest import list_files  # imported here: manifest.py imports this module
-
     write_json(Path(folder) / REPORT, report)
-    manifest["files"] = list_files(folder)
+    manifest["files"] = checksums.list_files(folder, NOT_LISTED)
     write_json(Path(folder) / MANIFEST, manifest)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_manifest(folder: Path) -> dict:
@@ -244,9 +235,8 @@ def read_manifest(folder: Path) -> dict:
         raise DeployError(f"{path} has format {manifest.get('format')!r}, expected {FORMAT!r}; re-run `deploy convert`")
     if not (folder / MODEL).is_file():
         raise DeployError(f"{folder} has no {MODEL}; re-run `deploy convert`")
-    from deploybridge.convert.manifest import check_files  # imported here: manifest.py imports this module
-
-    check_files(folder, manifest)
+    checksums.check_files(folder, manifest.get("files") or {}, NOT_LISTED, MANIFEST,
+                          unlisted_ok=manifest.get("format") in OLD_FORMATS)
     return manifest
 
 

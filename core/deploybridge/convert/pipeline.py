@@ -163,7 +163,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
                 shape = reference(seeds[0])[0][loaded.input_names[0]].shape  # memoised: no new input
                 evaluation = ap_delta_on_dataset(loaded, runner, backend.name, opts.eval_dataset, shape)
         manifest = build_manifest(
-            spec=spec, loaded=loaded, model=model, onnx_path=onnx_path, owner=family.owner, backend=backend, opts=opts,
+            spec=spec, loaded=loaded, model=model, owner=family.owner, backend=backend, opts=opts,
             export_info=info, reason=reason, rewrites=applied_rewrites, passes=[p.name for p in selected],
             engine_files=engine_files, seeds=seeds, verification=verification, evaluation=evaluation,
             versions=versions(host, family.owner, backend), host_ops=host.host_ops(),
