@@ -18,7 +18,6 @@ from deploybridge.convert.manifest import build_manifest
 from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
 from deploybridge.errors import DeployError
 from deploybridge.parity import noise_floor as noise
-from deploybridge.parity.conclusive import inconclusive_reason
 from deploybridge.parity.noise_floor import bool_outputs
 from deploybridge.parity.tensor import tolerances_for
 from deploybridge.parity.verification import Verification, reference_runner, seeds_for, verify, verify_other_shapes
@@ -144,9 +143,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
                 tolerances = noise.tolerances_from_floor(loaded.outputs, floor, tolerances)
             runner = segments.load(backend, tmp, {}, dict(opts.backend_options), host.host_ops())
             verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
-                                  loaded.task, opts.task_tolerances)
-            verification.mark_inconclusive(inconclusive_reason(loaded.outputs, [reference(s)[1] for s in seeds]),
-                                           opts.allow_inconclusive)
+                                  loaded.task, opts.task_tolerances, opts.allow_inconclusive)
             verify_other_shapes(verification, loaded, reference, runner, tolerances, seeds[0], opts.task_tolerances)
             framework = None
             if loaded.framework_reference is not None:

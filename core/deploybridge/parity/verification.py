@@ -64,13 +64,15 @@ def verify(
     backend: str, outputs: Sequence[OutputSpec], seeds: Sequence[int],
     reference: Callable[[int], tuple[dict, dict]], run_backend: Callable[[dict], dict],
     tolerances: Mapping[str, Tolerance], on_input: Callable[[int], None] | None = None,
-    task: str | None = None, task_tolerances: Mapping[str, float] | None = None,
+    task: str | None = None, task_tolerances: Mapping[str, float] | None = None, allow_inconclusive: bool = False,
 ) -> Verification:
     """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts.
 
     Both checks must pass: tensor parity (every output within tolerance) and,
-    for a known ``task``, task-aware parity (same objects, classes, pixels).
+    for a known ``task``, task-aware parity (same objects, classes, pixels). A verification whose reference outputs
+    leave nothing to compare is inconclusive, not a pass, unless ``allow_inconclusive``.
     """
+    from deploybridge.parity.conclusive import inconclusive_reason
     from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity
 
     task_tol = {**DEFAULT_TASK_TOLERANCES, **(task_tolerances or {})}
@@ -93,13 +95,15 @@ def verify(
         checks.append(check)
         if on_input:
             on_input(k)
-    return Verification(
+    verification = Verification(
         backend=backend,
         passed=all(c.passed for c in checks),
         inputs=checks,
         tolerances={n: asdict(t) for n, t in tolerances.items()},
         task_tolerances=task_tol if task else {},
     )
+    verification.mark_inconclusive(inconclusive_reason(outputs, [reference(seed)[1] for seed in seeds]), allow_inconclusive)
+    return verification
 
 
 def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tuple[dict, dict]]:
@@ -135,8 +139,9 @@ def verify_other_shapes(verification: Verification, loaded: LoadedModel, referen
     if not (loaded.dynamic_axes and loaded.other_shapes and loaded.make_inputs_at):
         return
     for shape in loaded.other_shapes:
+        # whether there was anything to compare is judged on the main inputs, not on this one extra input
         extra = verify(verification.backend, loaded.outputs, [seed], lambda s, shape=tuple(shape): reference(s, shape), runner,
-                       tolerances, None, loaded.task, task_tolerances)
+                       tolerances, None, loaded.task, task_tolerances, allow_inconclusive=True)
         for check in extra.inputs:
             check.input_shape = list(shape)
         verification.inputs += extra.inputs
@@ -177,12 +182,9 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
     runner = segments.load(backend, Path(folder), manifest, options, host.host_ops())
     seeds = manifest["verification"]["seeds"]
-    reference = reference_runner(loaded, spec)
-    verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
-                          manifest.get("task"), {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})})
-    from deploybridge.parity.conclusive import inconclusive_reason
-
-    verification.mark_inconclusive(inconclusive_reason(loaded.outputs, [reference(s)[1] for s in seeds]), allow_inconclusive)
+    verification = verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input,
+                          manifest.get("task"), {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})},
+                          allow_inconclusive)
     evaluation = None
     if eval_dataset:
         shape = [d for d in manifest["inputs"][0]["shape"]]
