@@ -54,6 +54,13 @@ def _command_name(info: Any) -> str:
     return info.name or (callback.__name__.replace("_", "-") if callback else "")
 
 
+def _reason(exc: Exception, hook_name: str = "") -> str:
+    """The one line a plugin is failed with: a broken contract says it all itself, anything else is quoted."""
+    if isinstance(exc, ContractError):
+        return str(exc)
+    return f"{hook_name}: {first_line(exc)}" if hook_name else first_line(exc)
+
+
 def availability(backend: Any) -> str | None:
     """``backend.unavailable()``, isolated: a plugin bug there is the backend's answer, not a crash of the command."""
     try:
@@ -125,7 +132,7 @@ class Host:
                 try:
                     self._register(ep.load(), ep.name, source, version)
                 except Exception as exc:  # a broken plugin must not break the CLI
-                    reason = str(exc) if isinstance(exc, ContractError) else first_line(exc)
+                    reason = _reason(exc)
                     self.statuses[ep.name] = PluginStatus(ep.name, source, version, f"failed: {reason}")
                     if loading.tracing():
                         loading.trace(f"plugin {ep.name} failed to load: {reason}")
@@ -190,7 +197,7 @@ class Host:
             try:
                 result = impl.function(*[kwargs[a] for a in impl.argnames])
             except Exception as exc:  # the plugin is broken, not the host
-                self.fail(impl.plugin_name, f"{hook_name}: {first_line(exc)}")
+                self.fail(impl.plugin_name, _reason(exc, hook_name))
                 continue
             if result is not None:
                 results.append(result)
@@ -203,17 +210,17 @@ class Host:
 
     # -- registries -----------------------------------------------------
     def collect(self, hook_name: str) -> dict[str, Any]:
-        """Call one registration hook plugin by plugin; return records sorted by (order, name).
+        """The records of one registration hook, sorted by (order, name).
 
         The first call collects every registration hook, so a plugin that fails in any of them is out of all of them,
         whichever command asks first."""
         if not self._registries:
-            self._registries["-"] = {}  # collecting: the calls below come back here
             for name in REGISTRATION_HOOKS:
-                self.collect(name)
-            del self._registries["-"]
-        if hook_name in self._registries:
-            return self._registries[hook_name]
+                self._registries[name] = self._collect_one(name)
+        return self._registries[hook_name]
+
+    def _collect_one(self, hook_name: str) -> dict[str, Any]:
+        """Call one registration hook plugin by plugin, each in isolation."""
         kind, _ = REGISTRATION_HOOKS[hook_name]
         records: dict[str, Any] = {}
         for impl in self._impls(hook_name, registration_order=True):
@@ -234,11 +241,10 @@ class Host:
             except Exception as exc:  # the plugin is broken, not the host
                 for name in added:
                     del records[name]
-                self.fail(owner, str(exc) if isinstance(exc, ContractError) else f"{hook_name}: {first_line(exc)}")
+                self.fail(owner, _reason(exc, hook_name))
             if loading.tracing():
                 loading.trace(f"{hook_name} [{owner}] registered {added}")
-        self._registries[hook_name] = dict(sorted(records.items(), key=lambda kv: (kv[1].order, kv[0])))
-        return self._registries[hook_name]
+        return dict(sorted(records.items(), key=lambda kv: (kv[1].order, kv[0])))
 
     # one accessor per registration hook: host.families(), host.rewrites(), ...
     families = _registry("deploy_register_families", "Family")
@@ -276,7 +282,7 @@ class Host:
             except Exception as exc:  # the plugin is broken, not the host
                 del app.registered_commands[before[0]:]
                 del app.registered_groups[before[1]:]
-                self.fail(plugin, str(exc) if isinstance(exc, ContractError) else f"deploy_register_commands: {first_line(exc)}")
+                self.fail(plugin, _reason(exc, "deploy_register_commands"))
                 continue
             owners.update({name: plugin for name in added})
 
