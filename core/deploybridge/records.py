@@ -6,7 +6,46 @@ registration hook; the host adds the owner and rejects duplicate names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Callable, Mapping, Sequence
+
+
+class Task(str, Enum):
+    """What a model's outputs mean, which decides how task parity matches them (deploybridge.parity.task).
+
+    A family declares one on its LoadedModel; each has its matcher and bounds in ``deploybridge.parity.tasks``.
+    Values are plain strings in manifests and JSON.
+    """
+
+    DETECTION = "detection"                          # boxes, scores, labels
+    INSTANCE_MASKS = "instance_masks"                # boxes, scores, labels, masks (Mask R-CNN)
+    MASK_INSTANCES = "mask_instances"                # masks, scores, labels, no boxes (SOLO)
+    KEYPOINTS = "keypoints"                          # boxes, scores, labels, keypoints
+    SEMANTIC_SEGMENTATION = "semantic_segmentation"  # N x C x H x W class scores
+    EMBEDDING = "embedding"                          # N x D vectors (re-id)
+    CLASSIFICATION = "classification"                # N x C class scores
+
+    @classmethod
+    def parse(cls, value: "Task | str | None") -> "Task | None":
+        """A Task from its value; None stays None. Raises ValueError naming the known tasks."""
+        if value is None or isinstance(value, cls):
+            return value
+        value = _OLD_TASK_NAMES.get(value, value)
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"unknown task {value!r}; tasks: {', '.join(t.value for t in cls)}") from None
+
+    @property
+    def finds_objects(self) -> bool:
+        """Instances with scores and labels: what `deploy run`, --eval and report.png draw and score."""
+        return self in (Task.DETECTION, Task.INSTANCE_MASKS, Task.MASK_INSTANCES, Task.KEYPOINTS)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_OLD_TASK_NAMES = {"segmentation": "semantic_segmentation"}  # manifests written before tasks were typed
 
 
 @dataclass(frozen=True)
@@ -54,12 +93,14 @@ class Tolerance:
     """Element-wise bound |got - ref| <= atol + rtol * |ref| (numpy.allclose semantics).
 
     ``noise_floor`` is the measured float32-vs-float64 spread of the reference
-    that atol was derived from (None: not measured, e.g. overridden by the user).
+    that atol was derived from (None: not measured, e.g. overridden by the user); ``basis`` says in words how atol
+    was set, including when the floor hit its ceiling or could not be measured (deploybridge.parity.noise_floor).
     """
 
     atol: float = 1e-4
     rtol: float = 1e-3
     noise_floor: float | None = None
+    basis: str = ""  # how atol was set, for the report: "noise floor", "capped at ...", "floor not measured: ..."
 
 
 @dataclass(frozen=True)
@@ -95,16 +136,12 @@ class LoadedModel:
     other_shapes: Sequence[tuple[int, ...]] = ()
     make_inputs_at: Callable[[int, tuple], tuple] | None = None  # (seed, input shape) -> example input tensors
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
-    task: str | None = None  # detection | segmentation | classification: enables task-aware parity
+    task: Task | None = None  # what the outputs mean: enables task-aware parity (deploybridge.parity.task)
     categories: Sequence[str] | None = None  # label id -> name (index 0 is background for detectors)
-    # For models whose inputs/outputs are not torchvision's (0-1 RGB in; boxes, scores, category-id labels,
-    # N x 1 x H x W mask probabilities out): how --eval feeds them and reads their detections. None: identity.
     # the framework's own, unmodified prediction on the same inputs (outputs named like the declared ones), checked
     # against the wrapper by deploybridge.parity.framework; framework_name says whose it is ("MMDetection predict")
     framework_reference: Callable[[tuple], dict] | None = None
     framework_name: str = ""
-    input_from_rgb: Callable[[Any], Any] | None = None  # N x 3 x H x W float 0-1 RGB ndarray -> model input ndarray
-    to_detections: Callable[[dict], dict] | None = None  # output ndarrays by name -> detections as above
 
     @property
     def output_names(self) -> list[str]:

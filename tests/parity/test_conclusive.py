@@ -61,9 +61,10 @@ def test_one_detection_on_one_input_is_conclusive(cli, blank, tmp_path):
 def test_a_boolean_output_keeps_its_flipped_fraction_bound_under_fp16(cli, blank, tmp_path):
     """--fp16 scales float tolerances by 2**13; a mask's bound is a fraction of flipped elements and must not grow
     (it became ~1 before: the check could not fail)."""
-    from deploybridge.parity.noise_floor import FLOAT16_OVER_FLOAT32, as_float16
+    from deploybridge.parity.noise_floor import FLOAT16_OVER_FLOAT32, Floor, as_float16
 
-    assert as_float16({"mask": 1e-4, "scores": 1e-6}, {"mask"}) == {"mask": 1e-4, "scores": 1e-6 * FLOAT16_OVER_FLOAT32}
+    scaled = as_float16(Floor({"mask": 1e-4, "scores": 1e-6}), {"mask"})
+    assert scaled.values == {"mask": 1e-4, "scores": 1e-6 * FLOAT16_OVER_FLOAT32} and scaled.float16
     out = tmp_path / "art"
     result = _convert(cli, out, "boolmask", "--fp16")
     assert result.code == 0, result.err

@@ -30,7 +30,7 @@ def test_detection_parity_reports_the_matched_pairs_mask_iou():
     check = detection_parity(ref, got, DEFAULT_TASK_TOLERANCES)
     assert check.metrics["matched"] == 2
     assert check.metrics["min_mask_iou"] == 0.8 and check.metrics["mean_mask_iou"] == 0.9
-    assert not check.passed and check.failures == ["mask IoU as low as 0.800"]
+    assert not check.passed and check.failures[0] == "mask IoU as low as 0.800"
 
 
 def test_one_swapped_label_among_300_fails_label_agreement():
@@ -44,5 +44,5 @@ def test_one_swapped_label_among_300_fails_label_agreement():
     got["labels"][17] = ref["labels"][17] % 4 + 1
     check = detection_parity(ref, got, DEFAULT_TASK_TOLERANCES)
     assert check.metrics["matched_fraction"] >= DEFAULT_TASK_TOLERANCES["min_matched_fraction"]  # would have passed
-    assert not check.passed and check.failures == ["1 of 300 detections paired by box have another label"]
+    assert not check.passed and check.failures == ["1 of 300 objects paired by overlap have another label"]
     assert detection_parity(ref, ref, DEFAULT_TASK_TOLERANCES).passed

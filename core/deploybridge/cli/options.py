@@ -39,7 +39,9 @@ def tolerance_override(atol: float | None, rtol: float | None) -> Tolerance | No
     if atol is None and rtol is None:
         return None
     default = Tolerance()
-    return Tolerance(atol=default.atol if atol is None else atol, rtol=default.rtol if rtol is None else rtol)
+    given = " and ".join(f"--{k} {v:g}" for k, v in (("atol", atol), ("rtol", rtol)) if v is not None)
+    return Tolerance(atol=default.atol if atol is None else atol, rtol=default.rtol if rtol is None else rtol,
+                     basis=f"given with {given} (no noise floor, no ceiling)")
 
 
 def task_tolerances(pairs) -> dict[str, float]:

@@ -1,9 +1,8 @@
-"""Task-aware parity: does the artifact find the same objects, not only the same numbers?
+"""Task-aware parity: does the artifact find the same objects, classes and pixels, not only the same numbers?
 
-Detections are matched greedily by IoU within each class (seed 000: a
-silently wrong export moves scores and boxes, and reordering by near-tied
-scores must not count as an error). Semantic maps compare per-pixel argmax,
-classifiers their top-1 class.
+The task is what a family declares on its LoadedModel (:class:`deploybridge.records.Task`); each task's matcher and
+bounds live in one module of ``deploybridge.parity.tasks`` and are listed by ``TASK_BOUNDS``. A task whose outputs
+are missing from the backend fails; it is never skipped.
 """
 from __future__ import annotations
 
@@ -12,16 +11,26 @@ from typing import Mapping
 
 import numpy as np
 
-DEFAULT_TASK_TOLERANCES = {
-    "iou_match": 0.5,              # IoU for two detections to be the same object
-    "min_matched_fraction": 0.99,  # of max(reference count, backend count)
-    "max_box_deviation_px": 1.0,
-    "max_score_deviation": 0.01,
-    "min_mask_iou": 0.9,
-    "min_label_agreement": 1.0,    # of the detections paired by box alone: a swapped class is an error
-    "min_pixel_agreement": 0.999,
-    "min_top1_agreement": 1.0,
+from deploybridge.parity.matching import box_iou, greedy_match, mask_iou  # noqa: F401  (older import path)
+from deploybridge.parity.tasks import dense, detection, embedding, keypoints, mask_instances
+from deploybridge.records import Task
+
+TASK_BOUNDS: dict[Task, dict[str, float]] = {
+    Task.DETECTION: detection.BOUNDS,
+    Task.INSTANCE_MASKS: {**detection.BOUNDS, **mask_instances.BOUNDS},
+    Task.MASK_INSTANCES: mask_instances.BOUNDS,
+    Task.KEYPOINTS: keypoints.BOUNDS,
+    Task.SEMANTIC_SEGMENTATION: dense.SEGMENTATION_BOUNDS,
+    Task.CLASSIFICATION: dense.CLASSIFICATION_BOUNDS,
+    Task.EMBEDDING: embedding.BOUNDS,
 }
+REQUIRED_OUTPUTS: dict[Task, tuple[str, ...]] = {
+    Task.DETECTION: detection.OUTPUTS,
+    Task.INSTANCE_MASKS: (*detection.OUTPUTS, "masks"),
+    Task.MASK_INSTANCES: mask_instances.OUTPUTS,
+    Task.KEYPOINTS: keypoints.OUTPUTS,
+}
+DEFAULT_TASK_TOLERANCES = {k: v for bounds in TASK_BOUNDS.values() for k, v in bounds.items()}
 
 
 @dataclass
@@ -35,102 +44,58 @@ class TaskCheck:
         return asdict(self)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    area = lambda x: (x[:, 2] - x[:, 0]).clip(0) * (x[:, 3] - x[:, 1]).clip(0)  # noqa: E731
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (rb - lt).clip(0).prod(-1)
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
+def missing_outputs(task: Task | str | None, names) -> list[str]:
+    """The outputs ``task`` needs that ``names`` lacks (dense tasks need one output, the first)."""
+    task = Task.parse(task)
+    if task is None:
+        return []
+    needed = REQUIRED_OUTPUTS.get(task, ())
+    return [n for n in needed if n not in names] if needed else ([] if list(names) else ["(any output)"])
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every mask in ``a`` (N x ...) with every mask in ``b`` (M x ...), thresholded at 0.5; two empty masks: 1."""
-    fa = (a.reshape(len(a), int(np.prod(a.shape[1:]))) > 0.5).astype(np.float64)  # explicit: no -1 with 0 masks
-    fb = (b.reshape(len(b), int(np.prod(b.shape[1:]))) > 0.5).astype(np.float64)
-    inter = fa @ fb.T
-    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-
-
-def greedy_match(iou: np.ndarray, same_class: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """Pairs (i, j), highest IoU first, each detection used once, only same class and IoU >= threshold."""
-    score = np.where(same_class, iou, -1.0)
-    pairs, used_i, used_j = [], set(), set()
-    for flat in np.argsort(-score, axis=None, kind="stable"):
-        i, j = divmod(int(flat), score.shape[1])
-        if score[i, j] < threshold:
-            break
-        if i not in used_i and j not in used_j:
-            pairs.append((i, j))
-            used_i.add(i)
-            used_j.add(j)
-    return pairs
+def task_parity(task: Task | str | None, ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray],
+                tol: Mapping[str, float] | None = None, tie_margin: float = 0.0) -> TaskCheck | None:
+    """The task's matcher on one input's reference and backend outputs; None for a model without a task."""
+    task = Task.parse(task)
+    if task is None:
+        return None
+    bounds = {**TASK_BOUNDS[task], **{k: v for k, v in (tol or {}).items() if k in DEFAULT_TASK_TOLERANCES}}
+    lost = missing_outputs(task, got)
+    if lost:
+        return TaskCheck(task.value, False, {}, [f"backend lacks the {task.value} output(s) {', '.join(lost)}"])
+    if task in (Task.DETECTION, Task.INSTANCE_MASKS):
+        metrics, failures, _ = detection.check(ref, got, bounds, with_masks=task is Task.INSTANCE_MASKS)
+    elif task is Task.MASK_INSTANCES:
+        metrics, failures = mask_instances.check(ref, got, bounds)
+    elif task is Task.KEYPOINTS:
+        metrics, failures = keypoints.check(ref, got, bounds)
+    else:
+        name = next(iter(ref))
+        r, g = ref[name], got.get(name)
+        if g is None:
+            return TaskCheck(task.value, False, {}, [f"backend lacks the output {name}"])
+        if task is Task.EMBEDDING:
+            metrics, failures = embedding.check(r, g, bounds)
+        elif task is Task.CLASSIFICATION:
+            metrics, failures = dense.classification(r, g, bounds, tie_margin)
+        else:
+            metrics, failures = dense.segmentation(r, g, bounds, tie_margin)
+    return TaskCheck(task.value, not failures, metrics, failures)
 
 
 def detection_parity(ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray], tol: Mapping[str, float]) -> TaskCheck:
-    rb, gb = ref["boxes"].reshape(-1, 4), got["boxes"].reshape(-1, 4)
-    rl, gl = ref["labels"].reshape(-1), got["labels"].reshape(-1)
-    n_ref, n_got = len(rb), len(gb)
-    iou = box_iou(rb, gb) if n_ref and n_got else np.zeros((n_ref, n_got))
-    pairs = greedy_match(iou, rl[:, None] == gl[None, :], tol["iou_match"])
-    agnostic = greedy_match(iou, np.ones_like(iou, bool), tol["iou_match"])
-    m: dict = {
-        "reference_count": n_ref, "backend_count": n_got, "matched": len(pairs),
-        "matched_fraction": len(pairs) / max(n_ref, n_got) if max(n_ref, n_got) else 1.0,
-        "label_agreement": (sum(rl[i] == gl[j] for i, j in agnostic) / len(agnostic)) if agnostic else 1.0,
-        "max_box_deviation_px": float(max((np.abs(rb[i] - gb[j]).max() for i, j in pairs), default=0.0)),
-        "max_score_deviation": float(max((abs(ref["scores"][i] - got["scores"][j]) for i, j in pairs), default=0.0)),
-    }
-    if "masks" in ref and "masks" in got:
-        ious = [float(mask_iou(ref["masks"][i:i + 1], got["masks"][j:j + 1])[0, 0]) for i, j in pairs]
-        m["mean_mask_iou"] = float(np.mean(ious)) if ious else 1.0
-        m["min_mask_iou"] = float(np.min(ious)) if ious else 1.0
-    failures = []
-    if m["matched_fraction"] < tol["min_matched_fraction"]:
-        failures.append(f"only {m['matched']} of {max(n_ref, n_got)} detections match (reference {n_ref}, backend {n_got})")
-    if m["max_box_deviation_px"] > tol["max_box_deviation_px"]:
-        failures.append(f"boxes deviate up to {m['max_box_deviation_px']:.2f} px")
-    if m["max_score_deviation"] > tol["max_score_deviation"]:
-        failures.append(f"scores deviate up to {m['max_score_deviation']:.3g}")
-    if m["label_agreement"] < tol["min_label_agreement"]:
-        wrong = sum(rl[i] != gl[j] for i, j in agnostic)
-        failures.append(f"{wrong} of {len(agnostic)} detections paired by box have another label")
-    if m.get("min_mask_iou", 1.0) < tol["min_mask_iou"]:
-        failures.append(f"mask IoU as low as {m['min_mask_iou']:.3f}")
-    return TaskCheck("detection", not failures, m, failures)
+    """Detections, with their masks when both sides have them (instance masks)."""
+    task = Task.INSTANCE_MASKS if "masks" in ref and "masks" in got else Task.DETECTION
+    return task_parity(task, ref, got, tol)
 
 
-def argmax_agreement(ref: np.ndarray, got: np.ndarray, axis: int, tie_margin: float) -> tuple[float, int]:
-    """Fraction of positions whose argmax agrees, not counting near-ties: where the reference's two best
-    scores are within ``tie_margin`` (the output's tensor atol), either answer is correct."""
-    if ref.shape != got.shape:
-        return 0.0, 0
-    top2 = -np.partition(-ref, 1, axis=axis).take([0, 1], axis=axis)
-    ties = (top2.take(0, axis=axis) - top2.take(1, axis=axis)) <= tie_margin
-    agree = (ref.argmax(axis) == got.argmax(axis)) | ties
-    return float(agree.mean()), int(ties.sum())
+def tie_margin(floor: float | None, atol: float) -> float:
+    """How close the reference's two best scores may be for either argmax to be right.
 
+    Two correct runtimes each sit about one noise-floor multiple (the tolerance factor) from the exact scores, so
+    each of the two best may move by that much in opposite directions: twice the output's noise-derived bound.
+    Without a measured floor, twice the output's absolute tolerance.
+    """
+    from deploybridge.parity.noise_floor import NOISE_FACTOR
 
-def segmentation_parity(ref: np.ndarray, got: np.ndarray, tol: Mapping[str, float], tie_margin: float = 0.0) -> TaskCheck:
-    agree, ties = argmax_agreement(ref, got, 1, tie_margin)
-    failures = [] if agree >= tol["min_pixel_agreement"] else [f"pixel agreement {agree:.5f}"]
-    return TaskCheck("segmentation", not failures, {"pixel_agreement": agree, "near_tie_pixels": ties}, failures)
-
-
-def classification_parity(ref: np.ndarray, got: np.ndarray, tol: Mapping[str, float], tie_margin: float = 0.0) -> TaskCheck:
-    agree, ties = argmax_agreement(ref, got, -1, tie_margin)
-    failures = [] if agree >= tol["min_top1_agreement"] else [f"top-1 agreement {agree:.3f}"]
-    return TaskCheck("classification", not failures, {"top1_agreement": agree, "near_ties": ties}, failures)
-
-
-def task_parity(task: str | None, ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray],
-                tol: Mapping[str, float] | None = None, tie_margin: float = 0.0) -> TaskCheck | None:
-    tol = {**DEFAULT_TASK_TOLERANCES, **(tol or {})}
-    if task == "detection" and {"boxes", "scores", "labels"} <= set(got):
-        return detection_parity(ref, got, tol)
-    name = next(iter(ref), None)
-    if task == "segmentation" and name in got:
-        return segmentation_parity(ref[name], got[name], tol, tie_margin)
-    if task == "classification" and name in got:
-        return classification_parity(ref[name], got[name], tol, tie_margin)
-    return None
+    return 2.0 * (NOISE_FACTOR * floor if floor is not None else atol)

@@ -1,0 +1,65 @@
+"""Pairing objects between the reference and the backend: overlap measures and greedy matching.
+
+Two correct runtimes may list near-tied detections in another order, so objects are paired by overlap, never by
+position; task parity (deploybridge.parity.tasks) then compares what each pair says.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    area = lambda x: (x[:, 2] - x[:, 0]).clip(0) * (x[:, 3] - x[:, 1]).clip(0)  # noqa: E731
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = (rb - lt).clip(0).prod(-1)
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
+
+
+def binary(masks: np.ndarray) -> np.ndarray:
+    """Masks as booleans: probabilities thresholded at 0.5, booleans as they are."""
+    return masks if masks.dtype == np.bool_ else masks > 0.5
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every mask in ``a`` (N x ...) with every mask in ``b`` (M x ...), thresholded at 0.5; two empty masks: 1."""
+    fa = binary(a).reshape(len(a), int(np.prod(a.shape[1:]))).astype(np.float64)  # explicit: no -1 with 0 masks
+    fb = binary(b).reshape(len(b), int(np.prod(b.shape[1:]))).astype(np.float64)
+    inter = fa @ fb.T
+    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def greedy_match(iou: np.ndarray, same_class: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Pairs (i, j), highest IoU first, each object used once, only same class and IoU >= threshold."""
+    score = np.where(same_class, iou, -1.0)
+    pairs, used_i, used_j = [], set(), set()
+    for flat in np.argsort(-score, axis=None, kind="stable"):
+        i, j = divmod(int(flat), score.shape[1])
+        if score[i, j] < threshold:
+            break
+        if i not in used_i and j not in used_j:
+            pairs.append((i, j))
+            used_i.add(i)
+            used_j.add(j)
+    return pairs
+
+
+def edge(mask: np.ndarray) -> np.ndarray:
+    """Pixels of a boolean H x W mask with a 4-neighbour of the other value: where float noise can flip a pixel."""
+    padded = np.pad(mask, 1, mode="edge")
+    centre = padded[1:-1, 1:-1]
+    return ((padded[:-2, 1:-1] != centre) | (padded[2:, 1:-1] != centre)
+            | (padded[1:-1, :-2] != centre) | (padded[1:-1, 2:] != centre))
+
+
+def interior_flips(ref: np.ndarray, got: np.ndarray) -> int:
+    """Pixels that differ between two masks of one object, away from the reference mask's edge.
+
+    A pixel flips under rounding noise only where the mask's probability crosses 0.5, which is at its edge; a flipped
+    pixel anywhere else is a computed difference (a region of the object lost or added), however small the mask IoU
+    change it makes.
+    """
+    r = binary(ref).reshape(ref.shape[-2:])
+    g = binary(got).reshape(got.shape[-2:])
+    return int(np.count_nonzero((r != g) & ~edge(r)))

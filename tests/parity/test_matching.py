@@ -1,0 +1,27 @@
+"""Interior flips: a mask pixel that changes away from the reference's edge is a computed difference, not noise."""
+import numpy as np
+
+from deploybridge.parity.matching import edge, interior_flips
+
+
+def _square(size=40, lo=10, hi=30):
+    m = np.zeros((size, size), bool)
+    m[lo:hi, lo:hi] = True
+    return m
+
+
+def test_the_edge_is_the_one_pixel_band_on_both_sides_of_the_boundary():
+    e = edge(_square())
+    assert e[10, 15] and e[9, 15] and not e[11, 15] and not e[8, 15] and not e[20, 20]
+    assert int(e.sum()) == 76 + 80  # the ring just inside the square (76 pixels) and the one just outside (corners excluded)
+
+
+def test_edge_noise_is_excused_and_a_one_percent_region_is_not():
+    ref = _square()  # 400 pixels
+    grown = ref.copy()
+    grown[9, 10:30] = True  # the boundary moved by one row: what rounding near the 0.5 threshold does
+    assert interior_flips(ref, grown) == 0
+    holed = ref.copy()
+    holed[19:21, 19:21] = False  # 4 pixels = 1 % of the object, in its middle
+    assert interior_flips(ref, holed) == 4
+    assert interior_flips(ref.astype(np.float32) * 0.9, holed.astype(np.float32)) == 4  # probabilities at 0.5
