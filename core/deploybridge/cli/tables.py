@@ -1,8 +1,10 @@
-"""Results as rich tables: tensor parity, task parity, the AP delta and the export-warning triage."""
+"""Results as rich tables: tensor parity, task parity, framework parity, the checks not run, the AP delta and the
+export-warning triage."""
 from __future__ import annotations
 
 from typing import Sequence
 
+from rich.markup import escape
 from rich.table import Table
 
 from deploybridge.cli import console
@@ -14,12 +16,17 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.3g}"
 
 
+def _input_label(check) -> str:
+    """The input's seed, and its size where it is not the export's (the other shapes of a dynamic export)."""
+    return str(check.seed) + (f" at {'x'.join(map(str, check.input_shape[2:]))}" if check.input_shape else "")
+
+
 def verification_table(v: Verification) -> Table:
     table = Table(title=f"parity: PyTorch vs {v.backend}", title_justify="left")
     for col in ("input seed", "output", "shape", "max abs", "max rel", "atol", "rtol", "result"):
         table.add_column(col)
     for check in v.inputs:
-        label = str(check.seed) + (f" at {'x'.join(map(str, check.input_shape[2:]))}" if check.input_shape else "")
+        label = _input_label(check)
         if check.detections_ref is not None:
             counts = f"{check.detections_ref} vs {check.detections_got}"
             ok = check.detections_ref == check.detections_got
@@ -34,16 +41,16 @@ def verification_table(v: Verification) -> Table:
 
 
 def task_table(v: Verification) -> Table | None:
-    checks = [(i.seed, i.task) for i in v.inputs if i.task]
+    checks = [(_input_label(i), i.task) for i in v.inputs if i.task]
     if not checks:
         return None
     table = Table(title=f"{checks[0][1]['task']} parity: PyTorch vs {v.backend}", title_justify="left")
     keys = list(checks[0][1]["metrics"])
     for col in ["input seed", *keys, "result"]:
         table.add_column(col.replace("_", " "))
-    for seed, t in checks:
+    for label, t in checks:
         cells = [f"{t['metrics'][k]:.3g}" if isinstance(t['metrics'][k], float) else str(t['metrics'][k]) for k in keys]
-        table.add_row(str(seed), *cells, "[green]ok[/]" if t["passed"] else "[red]FAIL[/] " + "; ".join(t["failures"]))
+        table.add_row(label, *cells, "[green]ok[/]" if t["passed"] else "[red]FAIL[/] " + "; ".join(t["failures"]))
     return table
 
 
@@ -69,8 +76,6 @@ VERDICT_STYLE = {"fixed": "green", "harmless": "dim", "fixable": "yellow", "unkn
 
 def triage_table(triaged: Sequence[dict]) -> Table | str | None:
     """Export warnings with a verdict each; the harmless ones are only counted (report.json lists them)."""
-    from rich.markup import escape
-
     shown = [w for w in triaged if w["verdict"] != "harmless"]
     harmless = sum(1 for w in triaged if w["verdict"] == "harmless")
     if not triaged:
@@ -99,5 +104,18 @@ def print_verification(v: Verification, evaluation=None) -> None:
         out.print(evaluation_table(evaluation))
         state = "[green]ΔAP within[/]" if evaluation.passed else "[bold red]ΔAP OUTSIDE[/]"
         out.print(f"{state} ±{evaluation.max_delta * 100:.1f} AP points: " + ", ".join(f"{k} {d * 100:+.2f}" for k, d in evaluation.delta.items()))
+    if v.framework:
+        out.print(framework_line(v.framework))
+    for line in v.not_run:  # every check run_checks could not run, with the reason
+        out.print(f"[yellow]{escape(line)}[/]")
     style = "green" if v.passed else "bold red"
     out.print(f"[{style}]verification {v.summary()}[/]")
+
+
+def framework_line(framework: dict) -> str:
+    """The exported wrapper against the framework's own predict (parity.framework.check), summed over the inputs."""
+    rows = framework["inputs"]
+    return (f"[{'green' if framework['passed'] else 'bold red'}]{framework['framework']} vs the exported wrapper:[/]"
+            f" {sum(r['matched'] for r in rows)} of {sum(max(r['framework_count'], r['wrapper_count']) for r in rows)}"
+            f" instances matched (IoU >= {framework['thresholds']['match_iou']}), min IoU {min(r['min_iou'] for r in rows):.3f},"
+            f" max score deviation {max(r['max_score_deviation'] for r in rows):.2g}")

@@ -1,6 +1,8 @@
 """The artifact folder: staged in a private sibling folder and published in one step at the end.
 
 * A failed run leaves nothing, and an existing artifact is only replaced with --force.
+* A conversion that failed verification is published too, for debugging, marked unverified in its manifest; it never
+  replaces a verified artifact, not even with --force: it goes beside it, to OUT.unverified (replacing an older one).
 * The published folder and everything in it get the modes the user's umask gives (mkdtemp's staging folder is 0700).
 * With --force the new folder and the old one are exchanged by one renameat2(RENAME_EXCHANGE): --out always holds
   the old or the new artifact, never neither, and a crash never leaves the old one moved aside.
@@ -22,13 +24,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from deploybridge.convert import checksums
+from deploybridge.convert.manifest import FORMAT, OLD_FORMATS, is_verified
 from deploybridge.errors import DeployError, first_line
 
 MANIFEST = "manifest.json"
 REPORT = "report.json"
 MODEL = "model.onnx"
-FORMAT = "deploybridge-artifact/2"  # manifest "files" lists every file of the folder but manifest.json
-OLD_FORMATS = ("deploybridge-artifact/1",)  # "files" lists model.onnx only; still read, only model.onnx checked
+UNVERIFIED = ".unverified"  # OUT + this: where an unverified result goes when OUT holds a verified artifact
 MANIFEST_TMP = f".{MANIFEST}.tmp"  # update_manifest's staging file
 NOT_LISTED = (MANIFEST, MANIFEST_TMP)  # the manifest cannot list its own checksum
 
@@ -59,28 +61,48 @@ def _location(out: Path) -> tuple[Path, str]:
     return absolute.parent.resolve(), absolute.name
 
 
-@contextmanager
-def staged(out: Path, force: bool) -> Iterator[Path]:
-    """Yield a temporary folder; on success it becomes ``out``, on any error it is removed."""
-    out = Path(out)
-    check_destination(out, force)
-    parent, name = _location(out)
+class staged:
+    """``with staged(out, force) as tmp``: a private temporary folder; on success it is published (``.published``
+    says where: ``out``, or ``out.unverified`` for an unverified result beside a verified artifact), on any error
+    removed."""
+
+    def __init__(self, out: Path, force: bool) -> None:
+        self.out, self.force = Path(out), force
+        self.published: Path | None = None
+
+    def __enter__(self) -> Path:
+        check_destination(self.out, self.force)
+        self.parent, self.name = _location(self.out)
+        try:
+            self.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-", dir=self.parent))
+        except OSError as exc:
+            raise DeployError(f"cannot create {self.out} ({exc.strerror}); choose a writable --out") from None
+        # the folder --force may replace; anything else found at --out at the end was written by a rival
+        self.seen = _identity(self.parent / self.name) if self.force else None
+        return self.tmp
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        try:
+            open_up(self.tmp, current_umask())
+            name, old = _publish(self.tmp, self.parent, self.name, self.seen, self.out)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        self.published = self.out.parent / name
+        if old is not None:
+            _remove(old)
+
+
+def _verified(folder: Path) -> bool | None:
+    """What the manifest in ``folder`` says (see manifest.is_verified); None where there is no readable manifest."""
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=parent))
-    except OSError as exc:
-        raise DeployError(f"cannot create {out} ({exc.strerror}); choose a writable --out") from None
-    # the folder --force may replace; anything else found at --out at the end was written by a rival
-    seen = _identity(parent / name) if force else None
-    try:
-        yield tmp
-        open_up(tmp, current_umask())
-        old = _publish(tmp, parent, name, seen, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        _remove(old)
+        return is_verified(json.loads((folder / MANIFEST).read_text()))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _identity(path: Path | str, dirfd: int | None = None) -> tuple[int, int] | None:
@@ -92,8 +114,9 @@ def _identity(path: Path | str, dirfd: int | None = None) -> tuple[int, int] | N
     return st.st_dev, st.st_ino
 
 
-def _publish(tmp: Path, parent: Path, name: str, seen: tuple[int, int] | None, out: Path) -> Path | None:
-    """Move ``tmp`` to ``parent/name`` under the parent's lock; return where the replaced artifact now is, if any."""
+def _publish(tmp: Path, parent: Path, name: str, seen: tuple[int, int] | None, out: Path) -> tuple[str, Path | None]:
+    """Move ``tmp`` to ``parent/name`` under the parent's lock, or to ``name.unverified`` if ``tmp`` is marked unverified
+    and ``name`` holds a verified artifact; return (the name written, where the replaced folder now is, if any)."""
     raced = DeployError(f"another conversion wrote {out} while this one ran; this run's result was discarded"
                         " (re-run with --force to replace it, or choose another --out)")
     try:
@@ -101,10 +124,15 @@ def _publish(tmp: Path, parent: Path, name: str, seen: tuple[int, int] | None, o
             now = _identity(name, dirfd)
             if now is not None and now != seen:
                 raise raced
-            if now is None:
+            if now is not None and _verified(tmp) is False and _verified(parent / name):
+                name += UNVERIFIED
+                if _identity(name, dirfd) is not None and not (parent / name / MANIFEST).is_file():
+                    raise DeployError(f"{out} failed verification, and {parent / name}, where an unverified result goes"
+                                      " beside a verified artifact, is not an artifact folder; move it away and re-run")
+            if _identity(name, dirfd) is None:
                 _rename_noreplace(dirfd, tmp.name, name)
-                return None
-            return _exchange(dirfd, parent, tmp.name, name)
+                return name, None
+            return name, _exchange(dirfd, parent, tmp.name, name)
     except OSError as exc:
         if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):  # something not holding the lock got there first
             raise raced from None

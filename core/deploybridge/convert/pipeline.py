@@ -20,7 +20,7 @@ from deploybridge.errors import DeployError
 from deploybridge.parity import noise_floor as noise
 from deploybridge.parity.noise_floor import bool_outputs
 from deploybridge.parity.tensor import tolerances_for
-from deploybridge.parity.verification import Verification, reference_runner, seeds_for, verify, verify_other_shapes
+from deploybridge.parity.verification import Verification, reference_runner, run_checks, seeds_for
 from deploybridge.plugins import Host
 from deploybridge.records import Backend, ModelSpec, Tolerance
 from deploybridge.runtime import segments
@@ -52,7 +52,7 @@ class ConvertOptions:
 
 @dataclass
 class ConvertResult:
-    artifact: Path
+    artifact: Path  # where it was published: --out, or --out.unverified beside a verified artifact (artifact.staged)
     manifest: dict
     report: dict
     verification: Verification
@@ -60,7 +60,7 @@ class ConvertResult:
 
     @property
     def passed(self) -> bool:
-        return self.verification.passed and (self.evaluation is None or self.evaluation.passed)
+        return self.manifest["verified"]  # verification, and --eval if given (manifest.build_manifest)
 
 
 # -- versions -----------------------------------------------------------------
@@ -96,7 +96,9 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             yield
         timings[name] = round(time.perf_counter() - start, 3)
 
-    with artifact.staged(opts.out, opts.force) as tmp:
+    # an unverified result is published too (marked in the manifest), but never over a verified artifact (artifact.py)
+    staging = artifact.staged(opts.out, opts.force)
+    with staging as tmp:
         with timed("load"):
             loaded = load_model(family, spec)
             reference = reference_runner(loaded, spec)
@@ -142,16 +144,9 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
                     floor = noise.as_float16(floor, bool_outputs(reference(seeds[0])[1]))
                 tolerances = noise.tolerances_from_floor(loaded.outputs, floor, tolerances)
             runner = segments.load(backend, tmp, {}, dict(opts.backend_options), host.host_ops())
-            verification = verify(backend.name, loaded.outputs, seeds, reference, runner, tolerances, on_input,
-                                  loaded.task, opts.task_tolerances, opts.allow_inconclusive)
-            verify_other_shapes(verification, loaded, reference, runner, tolerances, seeds[0], opts.task_tolerances)
-            framework = None
-            if loaded.framework_reference is not None:
-                from deploybridge.parity import framework as framework_parity
-
-                framework = framework_parity.check(loaded.framework_reference, loaded.make_inputs, reference, seeds)
-                framework["framework"] = loaded.framework_name
-                verification.passed &= framework["passed"]
+            # the same checks `deploy verify` runs: other shapes and framework parity included
+            verification = run_checks(backend.name, loaded, seeds, reference, runner, tolerances, opts.task_tolerances,
+                                      on_input, opts.allow_inconclusive)
         evaluation = None
         if opts.eval_dataset:
             from deploybridge.evaluation.ap_delta import ap_delta_on_dataset
@@ -165,7 +160,6 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             engine_files=engine_files, seeds=seeds, verification=verification, evaluation=evaluation,
             versions=versions(host, family.owner, backend), host_ops=host.host_ops(),
         )
-        manifest["framework_parity"] = framework
         report = {
             "stages_seconds": timings,
             "export_warnings": info.triage,
@@ -178,7 +172,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
 
             draw_comparison(reference, runner, seeds[0], loaded, tmp / "report.png")
         artifact.finish(tmp, manifest, report)  # the manifest last: it lists every other file with its checksum
-    result = ConvertResult(Path(opts.out), manifest, report, verification, evaluation)
+    result = ConvertResult(staging.published, manifest, report, verification, evaluation)
     host.notify_convert_finished(result)  # isolated: a listener that raises is reported, the others run
     return result
 

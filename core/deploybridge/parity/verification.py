@@ -25,6 +25,8 @@ class Verification:
     tolerances: dict[str, dict]
     task_tolerances: dict[str, float] = field(default_factory=dict)
     inconclusive: str | None = None  # why the checks had nothing to compare (deploybridge.parity.conclusive)
+    framework: dict | None = None  # the wrapper against the framework's own predict (parity.framework.check), if run
+    not_run: list[str] = field(default_factory=list)  # checks run_checks could not run: "check: not run, reason"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -133,11 +135,29 @@ def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tu
     return run
 
 
+def run_checks(backend: str, loaded: LoadedModel, seeds: Sequence[int], reference: Callable, runner: Callable[[dict], dict],
+               tolerances: Mapping[str, Tolerance], task_tolerances: Mapping[str, float] | None = None,
+               on_input: Callable[[int], None] | None = None, allow_inconclusive: bool = False) -> Verification:
+    """Every check of an artifact, one function for `deploy convert` and `deploy verify` so they cannot drift apart:
+    the seeded inputs (tensor and task parity, conclusiveness), the family's other input shapes for a dynamic export,
+    and the exported wrapper against the framework's own predict. A check that cannot run is listed in ``not_run``
+    with the reason. ``reference``: :func:`reference_runner`'s, shared by all of them (memoised)."""
+    verification = verify(backend, loaded.outputs, seeds, reference, runner, tolerances, on_input, loaded.task,
+                          task_tolerances, allow_inconclusive)
+    verify_other_shapes(verification, loaded, reference, runner, tolerances, seeds[0], task_tolerances)
+    framework_parity(verification, loaded, reference, seeds)
+    return verification
+
+
 def verify_other_shapes(verification: Verification, loaded: LoadedModel, reference, runner, tolerances, seed: int,
                         task_tolerances) -> None:
     """A dynamic-shape export is also verified at the family's other input shapes: a size the exporter baked into
     the graph (the dynamo exporter does with SOLO's CoordConv grid) fails here instead of in production."""
-    if not (loaded.dynamic_axes and loaded.other_shapes and loaded.make_inputs_at):
+    if not loaded.dynamic_axes:
+        verification.not_run.append("other input shapes: not run, the export has static shapes")
+        return
+    if not (loaded.other_shapes and loaded.make_inputs_at):
+        verification.not_run.append("other input shapes: not run, the family names no other shapes for its dynamic export")
         return
     for shape in loaded.other_shapes:
         # whether there was anything to compare is judged on the main inputs, not on this one extra input
@@ -147,6 +167,24 @@ def verify_other_shapes(verification: Verification, loaded: LoadedModel, referen
             check.input_shape = list(shape)
         verification.inputs += extra.inputs
         verification.passed &= extra.passed
+
+
+def framework_parity(verification: Verification, loaded: LoadedModel, reference, seeds: Sequence[int]) -> None:
+    """The exported wrapper against the framework's own predict on the same seeds, where the family gives one and the
+    framework can be imported (else listed as not run)."""
+    from deploybridge.parity import framework
+
+    if loaded.framework_reference is None:
+        verification.not_run.append("framework parity: not run, the family gives no framework predict to compare the"
+                                    " exported wrapper with")
+        return
+    try:
+        result = framework.check(loaded.framework_reference, loaded.make_inputs, reference, seeds)
+    except ImportError as exc:
+        verification.not_run.append(f"framework parity: not run, {exc.name or first_line(exc)} is not importable")
+        return
+    verification.framework = {**result, "framework": loaded.framework_name}
+    verification.passed &= result["passed"]
 
 
 def seeds_for(spec: ModelSpec, n: int) -> list[int]:
@@ -160,8 +198,9 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
                     eval_dataset: str | None = None, task_tolerances: Mapping[str, float] | None = None,
                     manifest: dict | None = None, allow_inconclusive: bool = False) -> tuple[dict, Verification, Any]:
     """Re-check an artifact folder: the model rebuilt from the manifest's spec against the artifact's engine, at the
-    manifest's seeds and tolerances (or ``tolerance``). ``manifest``: already read by ``artifact.read_manifest``
-    (which checks every file's checksum), so large artifacts are not hashed twice."""
+    manifest's seeds and tolerances (or ``tolerance``), with every check `deploy convert` ran (:func:`run_checks`).
+    ``manifest``: already read by ``artifact.read_manifest`` (which checks every file's checksum), so large artifacts
+    are not hashed twice."""
     from deploybridge.convert import artifact
     from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
     from deploybridge.evaluation.ap_delta import ap_delta_on_dataset
@@ -183,9 +222,14 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
     runner = segments.load(backend, Path(folder), manifest, options, host.host_ops())
     seeds = manifest["verification"]["seeds"]
-    verification = verify(backend.name, loaded.outputs, seeds, reference_runner(loaded, spec), runner, tolerances, on_input,
-                          manifest.get("task"), {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})},
-                          allow_inconclusive)
+    task_tol = {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})}
+    verification = run_checks(backend.name, loaded, seeds, reference_runner(loaded, spec), runner, tolerances, task_tol,
+                              on_input, allow_inconclusive)
+    if manifest.get("format") in artifact.OLD_FORMATS:
+        verification.not_run.append(f"checksums: not run for files but {artifact.MODEL}, the manifest"
+                                    f" ({manifest['format']}) lists no other")
+    if manifest.get("evaluation") and not eval_dataset:
+        verification.not_run.append("AP delta: not run, the conversion ran --eval; pass --eval DATASET to repeat it")
     evaluation = None
     if eval_dataset:
         shape = [d for d in manifest["inputs"][0]["shape"]]

@@ -9,16 +9,24 @@ import numpy as np
 from deploybridge.errors import DeployError
 
 
-def artifact_predictor(folder: Path, backend_name: str | None = None, options: Mapping[str, Any] | None = None):
+def artifact_predictor(folder: Path, backend_name: str | None = None, options: Mapping[str, Any] | None = None,
+                       allow_unverified: bool = False):
     """Return (manifest, predict) where ``predict(pixels HxWx3 uint8) -> detections at the image's own size``: fed
-    as the manifest's ``preprocessing`` says, read by :func:`deploybridge.runtime.image_io.as_detections`."""
+    as the manifest's ``preprocessing`` says, read by :func:`deploybridge.runtime.image_io.as_detections`.
+    An unverified artifact is refused (exit 2) unless ``allow_unverified``, then used with a warning on stderr."""
+    import sys
+
     from deploybridge.convert import artifact
+    from deploybridge.convert.manifest import require_verified
     from deploybridge.runtime import segments
     from deploybridge.runtime.image_io import as_detections, detections_to_original, to_input
     from deploybridge.convert.resolve import resolve_backend
     from deploybridge.plugins import Host
 
     manifest = artifact.read_manifest(folder)
+    warning = require_verified(manifest, folder, allow_unverified)
+    if warning:
+        sys.stderr.write(f"warning: {warning}\n")
     outputs = {o["name"] for o in manifest["outputs"]}
     if manifest.get("task") != "detection" and not {"masks", "scores", "labels"} <= outputs:
         raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")

@@ -26,12 +26,23 @@ def test_legacy_dynamic_hw_verified_at_three_sizes(cli, tmp_path, placement):
 
 
 def test_dynamo_bakes_the_grid_without_the_linspace_rewrite_and_verification_catches_it(cli, tmp_path):
+    """Convert rejects the baked grid and keeps the artifact, marked unverified; `deploy verify` runs the same checks
+    (the other sizes, MMDetection's predict) and rejects it too; the good export passes both."""
     good, _ = _convert(cli, tmp_path / "good", "--exporter", "dynamo")
     assert good.code == 0, good.err
     bad, checks = _convert(cli, tmp_path / "bad", "--exporter", "dynamo", "--no-rewrite", "linspace")
     assert bad.code == 1, bad.err
     failed = [c for c in checks if not c["passed"]]
     assert failed and all(c["input_shape"] for c in failed)  # the export size passes; the other sizes do not
+    assert json.loads((tmp_path / "bad" / "manifest.json").read_text())["verified"] is False
+    verified = cli("verify", tmp_path / "bad", "--json")
+    assert verified.code == 1, verified.err
+    again = json.loads(verified.out)
+    assert [(c["seed"], c["input_shape"], c["passed"]) for c in again["inputs"]] == \
+        [(c["seed"], c["input_shape"], c["passed"]) for c in checks]
+    assert again["framework"]["passed"] and again["not_run"] == []
+    rechecked = cli("verify", tmp_path / "good", "--json")
+    assert rechecked.code == 0 and len(json.loads(rechecked.out)["inputs"]) == len(checks)
 
 
 def test_host_placement_refuses_dynamo_in_one_line(cli, tmp_path):

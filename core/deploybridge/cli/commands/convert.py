@@ -39,7 +39,8 @@ def convert(
     task_tolerance: List[str] = typer.Option([], "--task-tolerance", help="Task-aware tolerance KEY=VALUE (repeatable), e.g. max_box_deviation_px=2."),
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the relative tolerance for every output."),
     eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP of PyTorch and the artifact on a COCO json, or 'shapes' (the shapes validation split); fails if |ΔAP| > 0.1 points."),
-    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out folder."),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out folder (a result that fails"
+                               " verification never replaces a verified artifact: it is written to OUT.unverified)."),
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Pass a verification that compared nothing (no detections on any input, a constant output) instead of exiting 1; the manifest and report still say it was inconclusive."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout instead of the summary."),
 ) -> int:
@@ -88,27 +89,22 @@ def convert(
         if triage is not None:
             console.out().print(triage)
         tables.print_verification(result.verification, result.evaluation)
-        framework = result.manifest.get("framework_parity")
-        if framework:
-            rows = framework["inputs"]
-            console.out().print(
-                f"[{'green' if framework['passed'] else 'bold red'}]{framework['framework']} vs the exported wrapper:[/]"
-                f" {sum(r['matched'] for r in rows)} of {sum(max(r['framework_count'], r['wrapper_count']) for r in rows)}"
-                f" instances matched (IoU >= {framework['thresholds']['match_iou']}), min IoU {min(r['min_iou'] for r in rows):.3f},"
-                f" max score deviation {max(r['max_score_deviation'] for r in rows):.2g}")
         m = result.manifest
         console.out().print(
             f"artifact: [bold]{result.artifact}[/] ({m['spec']['family']}/{m['spec']['model']}, {m['export']['exporter']} exporter,"
             f" opset {m['export']['opset']}, backend {m['backend']['name']})"
         )
-    if result.verification.inconclusive and not result.passed:
+    if result.passed:
+        return 0
+    if result.verification.inconclusive and not result.verification.passed:
         console.err().print(f"[bold red]verification inconclusive[/]: {result.verification.summary().split(': ', 1)[1]}")
-        return 1
-    if not result.passed:
-        console.err().print(f"[bold red]verification failed[/]: the artifact in {result.artifact} does NOT match PyTorch; do not deploy it"
+    else:
+        console.err().print("[bold red]verification failed[/]: the artifact does NOT match PyTorch; do not deploy it"
                             " (report.json has the details)")
-        return 1
-    return 0
+    beside = f"; {out} still holds the verified artifact" if Path(result.artifact) != Path(out) else ""
+    console.err().print(f"kept UNVERIFIED for debugging in {result.artifact}{beside} (`deploy run` and `deploy threshold`"
+                        " refuse it without --allow-unverified)")
+    return 1
 
 
 def add_to(app: typer.Typer) -> None:

@@ -13,6 +13,8 @@ def run(
     out: Path = typer.Option(Path("predictions"), "--out", "-o", help="Folder for the drawn images and JSON files."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Score threshold (default: the ones `deploy threshold` stored, else 0.5)."),
     backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Backend (default: the artifact's)."),
+    allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Use an artifact whose conversion failed"
+                                          " verification (refused otherwise, exit 2); a warning says so."),
     json_out: bool = typer.Option(False, "--json", help="Print all detections as JSON."),
 ) -> int:
     """Run an artifact on image files with its pre/post-processing; write drawn images and detections JSON.
@@ -27,7 +29,7 @@ def run(
     from deploybridge.runtime.predict import artifact_predictor, class_thresholds
 
     pixels = {path: load_rgb(path) for path in images}  # every input is checked before anything is written
-    manifest, predict = artifact_predictor(folder, backend)
+    manifest, predict = artifact_predictor(folder, backend, allow_unverified=allow_unverified)
     thresholds = class_thresholds(manifest, threshold)
     categories = manifest.get("categories")
     out.mkdir(parents=True, exist_ok=True)

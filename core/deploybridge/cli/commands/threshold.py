@@ -13,6 +13,8 @@ def threshold(
     iou: float = typer.Option(0.5, "--iou", min=0.05, max=0.95, help="IoU for a detection to count as a true positive."),
     backend: Optional[str] = typer.Option(None, "--backend", "-b", help="Backend (default: the artifact's)."),
     write: bool = typer.Option(True, "--write/--dry-run", help="Store the chosen thresholds in the manifest for `deploy run`."),
+    allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Use an artifact whose conversion failed"
+                                          " verification (refused otherwise, exit 2); a warning says so."),
     json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> int:
     """Find the score thresholds that maximise F1 on a dataset with ground truth, overall and per class."""
@@ -29,7 +31,7 @@ def threshold(
     from deploybridge.runtime.image_io import load_rgb
     from deploybridge.runtime.predict import artifact_predictor
 
-    manifest, predict = artifact_predictor(folder, backend)
+    manifest, predict = artifact_predictor(folder, backend, allow_unverified=allow_unverified)
     with ap_delta.resolve_dataset(dataset, int(manifest["inputs"][0]["shape"][2])) as annotations:
         coco = json.loads(annotations.read_text())
         by_image: dict[int, list] = {}

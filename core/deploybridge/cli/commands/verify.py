@@ -19,12 +19,15 @@ def verify(
     json_out: bool = typer.Option(False, "--json", help="Print the verification as JSON."),
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Pass a verification that compared nothing (no detections on any input, a constant output) instead of exiting 1; the manifest and report still say it was inconclusive."),
 ) -> int:
-    """Re-run parity from the artifact and the model spec stored in its manifest.
+    """Re-run every check `deploy convert` ran, from the artifact and the model spec stored in its manifest.
 
-    The model is rebuilt by its family plugin from the manifest (same weights or
-    same seeded random weights) and compared with the artifact on the same seeded inputs.
+    The model is rebuilt by its family plugin from the manifest (same weights or same seeded random weights) and
+    compared with the artifact on the same seeded inputs, at the other input shapes of a dynamic export, and against
+    the framework's own predict; every file is checked against its checksum first. Checks that could not run are
+    listed with the reason.
     """
     from deploybridge.convert import artifact
+    from deploybridge.convert.manifest import is_verified
     from deploybridge.cli import console
     from deploybridge.parity import verification
     from deploybridge.cli import options as cli_options
@@ -48,6 +51,9 @@ def verify(
         tables.print_verification(result, evaluation)
     if result.inconclusive and not result.passed:
         console.err().print(f"[bold red]verification inconclusive[/]: {result.summary().split(': ', 1)[1]}")
+    if not is_verified(manifest):  # this check does not change the marker: only a conversion sets it
+        console.err().print(f"note: the manifest marks {folder} UNVERIFIED (its conversion failed); `deploy run` and"
+                            " `deploy threshold` refuse it without --allow-unverified; re-run `deploy convert` to replace it")
     return 0 if result.passed and (evaluation is None or evaluation.passed) else 1
 
 
