@@ -18,7 +18,6 @@ from deploybridge.convert.manifest import build_manifest
 from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
 from deploybridge.errors import DeployError
 from deploybridge.parity import noise_floor as noise
-from deploybridge.parity.noise_floor import bool_outputs
 from deploybridge.parity.tensor import tolerances_for
 from deploybridge.parity.verification import Verification, reference_runner, run_checks, seeds_for
 from deploybridge.plugins import Host
@@ -139,10 +138,8 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         with timed("verify"):
             tolerances = tolerances_for(loaded.outputs, opts.tolerance)
             if opts.tolerance is None:
-                floor = noise.measure(loaded, seeds, reference)
-                if any(p.name == "to_fp16" for p in selected):
-                    floor = noise.as_float16(floor, bool_outputs(reference(seeds[0])[1]))
-                tolerances = noise.tolerances_from_floor(loaded.outputs, floor, tolerances)
+                float16 = any(p.name == "to_fp16" for p in selected)
+                tolerances = noise.verification_tolerances(loaded, seeds, reference, tolerances, float16)
             runner = segments.load(backend, tmp, {}, dict(opts.backend_options), host.host_ops())
             # the same checks `deploy verify` runs: other shapes and framework parity included
             verification = run_checks(backend.name, loaded, seeds, reference, runner, tolerances, opts.task_tolerances,
@@ -166,7 +163,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             "ops": onnx_io.op_histogram(model),
             "verification": verification.to_json(),
         }
-        if loaded.task == "detection":
+        if loaded.task is not None and loaded.task.finds_objects:
             report["picture"] = "report.png"
             from deploybridge.runtime.draw import draw_comparison
 

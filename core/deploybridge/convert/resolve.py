@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from deploybridge.errors import DeployError, did_you_mean
 from deploybridge.plugins import Host, availability
-from deploybridge.records import Backend, Family, LoadedModel, ModelSpec
+from deploybridge.records import Backend, Family, LoadedModel, ModelSpec, Task
 
 
 def resolve_family(host: Host, spec: ModelSpec, plugin: str | None) -> Family:
@@ -41,4 +41,25 @@ def resolve_backend(host: Host, name: str) -> Backend:
 def load_model(family: Family, spec: ModelSpec) -> LoadedModel:
     if family.models and spec.model not in family.models:
         raise DeployError(f"unknown model '{spec.model}' for family '{family.name}'{did_you_mean(spec.model, family.models)}; known: {', '.join(family.models)}")
-    return family.load(spec)
+    return with_task_checked(family, family.load(spec))
+
+
+def with_task_checked(family: Family, loaded: LoadedModel) -> LoadedModel:
+    """The family's declared task as a :class:`Task`, checked against its outputs: a task is what decides how parity
+    matches them, so a wrong one is refused here (exit 2), never skipped later. A detector declared as plain
+    ``detection`` that also outputs ``masks`` is checked as instance masks: its masks are compared, not ignored."""
+    from dataclasses import replace
+
+    from deploybridge.parity.task import missing_outputs
+
+    try:
+        task = Task.parse(loaded.task)
+    except ValueError as exc:
+        raise DeployError(f"family '{family.name}' (plugin {family.owner}) declares {exc}") from None
+    if task is Task.DETECTION and "masks" in loaded.output_names:
+        task = Task.INSTANCE_MASKS
+    lost = missing_outputs(task, loaded.output_names)
+    if lost:
+        raise DeployError(f"family '{family.name}' (plugin {family.owner}) declares task {task} but its model has no"
+                          f" output {', '.join(lost)} (outputs: {', '.join(loaded.output_names)}); fix the plugin")
+    return replace(loaded, task=task)

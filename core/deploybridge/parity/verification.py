@@ -51,7 +51,13 @@ class Verification:
         if tasks:
             failed = sum(not t["passed"] for t in tasks)
             text += f", {tasks[0]['task']} parity failed on {failed} of {len(tasks)} inputs" if failed else f", {tasks[0]['task']} parity ok"
-        return text
+        notes = self.tolerance_notes()
+        return text + (f"; tolerances: {'; '.join(notes)}" if notes else "")
+
+    def tolerance_notes(self) -> list[str]:
+        """The outputs whose atol did not come from a measured noise floor: capped at the ceiling, or not measured."""
+        return [f"{name} {t['basis']}" for name, t in self.tolerances.items()
+                if str(t.get("basis", "")).startswith(("capped", "default, noise floor not measured"))]
 
 
 def _backend_failed(seed: int, outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray],
@@ -75,9 +81,11 @@ def verify(
     leave nothing to compare is inconclusive, not a pass, unless ``allow_inconclusive``.
     """
     from deploybridge.parity.conclusive import inconclusive_reason
-    from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity
+    from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity, tie_margin
 
     task_tol = {**DEFAULT_TASK_TOLERANCES, **(task_tolerances or {})}
+    first = outputs[0].name if outputs else None
+    margin = tie_margin(tolerances[first].noise_floor, tolerances[first].atol) if first in tolerances else 0.0
     checks = []
     for k, seed in enumerate(seeds):
         inputs, ref = reference(seed)
@@ -89,8 +97,7 @@ def verify(
                 on_input(k)
             continue
         check = compare_outputs(seed, outputs, ref, got, tolerances)
-        first = next(iter(ref), None)
-        task_check = task_parity(task, ref, got, task_tol, tolerances[first].atol if first in tolerances else 0.0)
+        task_check = task_parity(task, ref, got, task_tol, margin)
         if task_check is not None:
             check.task = task_check.to_json()
             check.passed &= task_check.passed

@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from deploybridge.errors import DeployError
+from deploybridge.records import Task
 
 
 def artifact_predictor(folder: Path, backend_name: str | None = None, options: Mapping[str, Any] | None = None,
@@ -28,7 +29,8 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
     if warning:
         sys.stderr.write(f"warning: {warning}\n")
     outputs = {o["name"] for o in manifest["outputs"]}
-    if manifest.get("task") != "detection" and not {"masks", "scores", "labels"} <= outputs:
+    task = Task.parse(manifest.get("task"))
+    if not (task and task.finds_objects) and not {"masks", "scores", "labels"} <= outputs:
         raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")
     name = backend_name or manifest["backend"]["name"]
     # plugins are loaded only when the artifact needs one: a non-built-in backend or a plugin's host step
