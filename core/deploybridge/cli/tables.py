@@ -2,6 +2,7 @@
 export-warning triage."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 from rich.markup import escape
@@ -18,7 +19,8 @@ def _fmt(x: float | None) -> str:
 
 def _input_label(check) -> str:
     """The input's seed, and its size where it is not the export's (the other shapes of a dynamic export)."""
-    return str(check.seed) + (f" at {'x'.join(map(str, check.input_shape[2:]))}" if check.input_shape else "")
+    name = Path(check.seed).name if isinstance(check.seed, str) else str(check.seed)  # an --inputs image: its file name
+    return name + (f" at {'x'.join(map(str, check.input_shape[2:]))}" if check.input_shape else "")
 
 
 def verification_table(v: Verification) -> Table:

@@ -19,6 +19,7 @@ from deploybridge.convert.resolve import load_model, resolve_backend, resolve_fa
 from deploybridge.errors import DeployError
 from deploybridge.parity import noise_floor as noise
 from deploybridge.parity.tensor import tolerances_for
+from deploybridge.parity.user_inputs import accepting_images
 from deploybridge.parity.verification import Verification, reference_runner, run_checks, seeds_for
 from deploybridge.plugins import Host
 from deploybridge.records import Backend, ModelSpec, Tolerance
@@ -41,7 +42,8 @@ class ConvertOptions:
     passes: Sequence[str] = ()
     disabled_rewrites: Sequence[str] = ()
     backend_options: Mapping[str, Any] = field(default_factory=dict)
-    num_inputs: int = 3
+    num_inputs: int | None = None  # seeded inputs; None: 3, or 0 when images are given
+    inputs: Sequence[str] = ()  # the user's image files (absolute paths, deploybridge.parity.user_inputs.image_files)
     tolerance: Tolerance | None = None
     task_tolerances: Mapping[str, float] = field(default_factory=dict)
     eval_dataset: str | None = None
@@ -101,7 +103,10 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         with timed("load"):
             loaded = load_model(family, spec)
             reference = reference_runner(loaded, spec)
-            seeds = seeds_for(spec, opts.num_inputs)
+            if opts.inputs:  # image paths stand in for seeds everywhere (parity.user_inputs)
+                loaded = accepting_images(loaded)
+                reference = reference_runner(loaded, spec)
+            seeds = [*opts.inputs, *seeds_for(spec, opts.num_inputs if opts.num_inputs is not None else 0 if opts.inputs else 3)]
             reference(seeds[0])  # fails early, with the input shape in the message, if the model rejects it
         exporter = opts.exporter or loaded.default_exporter
         if exporter in export.EXPORTERS and exporter not in loaded.exporters:

@@ -70,3 +70,21 @@ def plant(name: str, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
 def planted_runner(run: Callable[[dict], dict], name: str) -> Callable[[dict], dict]:
     """A backend runner whose outputs carry the planted error."""
     return lambda inputs: plant(name, run(inputs))
+
+
+def caught_by(verification: Mapping) -> list[str]:
+    """The checks that failed, named once each, from a verification's JSON (``deploy verify --json``): tensor parity
+    per output, the task matcher's failures (numbers dropped), framework parity."""
+    import re
+
+    found: list[str] = []
+    for check in verification.get("inputs", []):
+        for output in check.get("outputs", []):
+            if not output["passed"]:
+                found.append(f"tensor parity: {output['name']}")
+        for failure in (check.get("task") or {}).get("failures", []):
+            found.append(f"{check['task']['task']} parity: " + re.sub(r"[-+]?\d[\d.e+-]*%?", "N", failure))
+    framework = verification.get("framework") or {}
+    if framework and not framework.get("passed", True):
+        found.append("framework parity")
+    return list(dict.fromkeys(found))

@@ -32,7 +32,7 @@ class OutputCheck:
 
 @dataclass
 class InputCheck:
-    seed: int
+    seed: int | str  # a seeded synthetic input, or the path of an --inputs image
     passed: bool
     detections_ref: int | None = None
     detections_got: int | None = None

@@ -51,6 +51,8 @@ class Verification:
         if tasks:
             failed = sum(not t["passed"] for t in tasks)
             text += f", {tasks[0]['task']} parity failed on {failed} of {len(tasks)} inputs" if failed else f", {tasks[0]['task']} parity ok"
+        if self.framework and not self.framework.get("passed", True):
+            text += f", {self.framework.get('framework') or 'framework'} parity FAILED"
         notes = self.tolerance_notes()
         return text + (f"; tolerances: {'; '.join(notes)}" if notes else "")
 
@@ -132,7 +134,7 @@ def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tu
         except Exception as exc:
             shape = "x".join(str(d) for d in inputs[0].shape)
             # where it was raised: a framework's bare `assert` has no message of its own
-            raise DeployError(f"model '{spec.model}' fails on input {shape}: {first_line(exc, 200, where=True)}; check --input-shape") from exc
+            raise DeployError(f"model '{spec.model}' fails on input {shape}: {first_line(exc, 200)}; check --input-shape") from exc
         out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
         if len(out) != len(loaded.outputs):
             raise DeployError(f"family '{spec.family}' declares {len(loaded.outputs)} outputs but the model returned {len(out)}")
@@ -142,7 +144,7 @@ def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tu
     return run
 
 
-def run_checks(backend: str, loaded: LoadedModel, seeds: Sequence[int], reference: Callable, runner: Callable[[dict], dict],
+def run_checks(backend: str, loaded: LoadedModel, seeds: Sequence[int | str], reference: Callable, runner: Callable[[dict], dict],
                tolerances: Mapping[str, Tolerance], task_tolerances: Mapping[str, float] | None = None,
                on_input: Callable[[int], None] | None = None, allow_inconclusive: bool = False) -> Verification:
     """Every check of an artifact, one function for `deploy convert` and `deploy verify` so they cannot drift apart:
@@ -151,7 +153,13 @@ def run_checks(backend: str, loaded: LoadedModel, seeds: Sequence[int], referenc
     with the reason. ``reference``: :func:`reference_runner`'s, shared by all of them (memoised)."""
     verification = verify(backend, loaded.outputs, seeds, reference, runner, tolerances, on_input, loaded.task,
                           task_tolerances, allow_inconclusive)
-    verify_other_shapes(verification, loaded, reference, runner, tolerances, seeds[0], task_tolerances)
+    # the other shapes take a synthetic input: an --inputs image has one size (the export's)
+    synthetic = next((s for s in seeds if not isinstance(s, str)), None)
+    if synthetic is None:
+        from deploybridge.parity.synthetic_inputs import verification_seeds
+
+        synthetic = verification_seeds(0, 1)[0]
+    verify_other_shapes(verification, loaded, reference, runner, tolerances, synthetic, task_tolerances)
     framework_parity(verification, loaded, reference, seeds)
     return verification
 
@@ -203,11 +211,14 @@ def seeds_for(spec: ModelSpec, n: int) -> list[int]:
 def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, backend_options: Mapping[str, Any] | None = None,
                     tolerance: Tolerance | None = None, on_input: Callable[[int], None] | None = None,
                     eval_dataset: str | None = None, task_tolerances: Mapping[str, float] | None = None,
-                    manifest: dict | None = None, allow_inconclusive: bool = False) -> tuple[dict, Verification, Any]:
+                    manifest: dict | None = None, allow_inconclusive: bool = False, inputs: Sequence[str] | None = None,
+                    plant: str | None = None) -> tuple[dict, Verification, Any]:
     """Re-check an artifact folder: the model rebuilt from the manifest's spec against the artifact's engine, at the
     manifest's seeds and tolerances (or ``tolerance``), with every check `deploy convert` ran (:func:`run_checks`).
     ``manifest``: already read by ``artifact.read_manifest`` (which checks every file's checksum), so large artifacts
-    are not hashed twice."""
+    are not hashed twice. ``inputs``: image files checked instead of the images the conversion was verified on (its
+    seeded inputs stay); ``plant``: an error from deploybridge.parity.planted put into the artifact's outputs, which
+    verification must catch."""
     from deploybridge.convert import artifact
     from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
     from deploybridge.evaluation.ap_delta import ap_delta_on_dataset
@@ -228,10 +239,22 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
         tolerances = tolerances_for(loaded.outputs, tolerance)
     options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
     runner = segments.load(backend, Path(folder), manifest, options, host.host_ops())
-    seeds = manifest["verification"]["seeds"]
+    if plant:
+        from deploybridge.parity.planted import check_plant, planted_runner
+
+        check_plant(plant, declared)
+        runner = planted_runner(runner, plant)
+    seeds, gone = _inputs_to_check(manifest["verification"]["seeds"], inputs)
+    if any(isinstance(s, str) for s in seeds):
+        from deploybridge.parity.user_inputs import accepting_images
+
+        loaded = accepting_images(loaded, manifest.get("preprocessing"))
     task_tol = {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})}
     verification = run_checks(backend.name, loaded, seeds, reference_runner(loaded, spec), runner, tolerances, task_tol,
                               on_input, allow_inconclusive)
+    if gone:
+        verification.not_run.append(f"inputs: {len(gone)} image(s) the conversion was verified on are gone ({gone[0]}"
+                                    f"{', ...' if len(gone) > 1 else ''}); pass --inputs to check other images")
     if manifest.get("format") in artifact.OLD_FORMATS:
         verification.not_run.append(f"checksums: not run for files but {artifact.MODEL}, the manifest"
                                     f" ({manifest['format']}) lists no other")
@@ -242,3 +265,18 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
         shape = [d for d in manifest["inputs"][0]["shape"]]
         evaluation = ap_delta_on_dataset(loaded, runner, backend.name, eval_dataset, shape)
     return manifest, verification, evaluation
+
+
+def _inputs_to_check(recorded: Sequence[int | str], inputs: Sequence[str] | None) -> tuple[list, list[str]]:
+    """(the inputs `deploy verify` checks, the recorded images no longer on disk): the conversion's seeds, with its
+    images or, given ``inputs``, those instead."""
+    seeds = [s for s in recorded if not isinstance(s, str)]
+    images = [s for s in recorded if isinstance(s, str)]
+    if inputs:
+        return [*inputs, *seeds], []
+    gone = [s for s in images if not Path(s).is_file()]
+    kept = [*[s for s in images if s not in gone], *seeds]
+    if not kept:
+        raise DeployError(f"none of the {len(images)} images this artifact was verified on exist any more (first: {gone[0]});"
+                          " give --inputs IMAGES")
+    return kept, gone

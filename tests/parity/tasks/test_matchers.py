@@ -106,3 +106,16 @@ def test_old_manifests_name_semantic_segmentation_segmentation():
     assert Task.parse("segmentation") is Task.SEMANTIC_SEGMENTATION
     with pytest.raises(ValueError, match="unknown task 'depth'; tasks: detection"):
         Task.parse("depth")
+
+
+def test_one_mask_reported_with_two_classes_pairs_within_class_for_label_agreement():
+    """SOLO keeps an object twice when two classes score it: identical masks, so overlap alone ties, and a pairing
+    across the classes would read as a swapped label on both."""
+    masks = _masks(1)
+    ref = {"masks": np.concatenate([masks, masks]), "scores": np.array([0.8, 0.3], np.float32), "labels": np.array([1, 2])}
+    got = {**ref, "masks": ref["masks"].copy()}
+    got["masks"][0, 4, 5] = False  # one edge pixel: the first object's masks no longer tie with the second's
+    check = task_parity(Task.MASK_INSTANCES, ref, got)
+    assert check.passed and check.metrics["label_agreement"] == 1.0, check.failures
+    swapped = {**got, "labels": np.array([2, 2])}
+    assert not task_parity(Task.MASK_INSTANCES, ref, swapped).passed

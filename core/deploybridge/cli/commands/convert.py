@@ -34,7 +34,10 @@ def convert(
     no_rewrite: List[str] = typer.Option([], "--no-rewrite", help="Do not apply this rewrite (repeatable)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
     provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable, in priority order)."),
-    num_inputs: int = typer.Option(3, "--num-inputs", min=1, help="How many seeded inputs verification compares."),
+    num_inputs: Optional[int] = typer.Option(None, "--num-inputs", min=0, help="How many seeded synthetic inputs verification"
+                                             " compares (default 3, or 0 with --inputs; give both to use both)."),
+    inputs: List[Path] = typer.Option([], "--inputs", help="Verify on these image files or folders of images (repeatable),"
+                                      " fed as `deploy run` feeds them (the model's resize and normalisation)."),
     atol: Optional[float] = typer.Option(None, "--atol", help="Override the absolute tolerance for every output."),
     task_tolerance: List[str] = typer.Option([], "--task-tolerance", help="Task-aware tolerance KEY=VALUE (repeatable), e.g. max_box_deviation_px=2."),
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the relative tolerance for every output."),
@@ -56,6 +59,10 @@ def convert(
     from deploybridge.plugins import Host
     from deploybridge.records import ModelSpec
 
+    from deploybridge.parity.user_inputs import image_files
+
+    if num_inputs == 0 and not inputs:
+        raise DeployError("--num-inputs 0 leaves verification nothing to compare; give --inputs IMAGES or more seeded inputs")
     if not model and not config:
         raise DeployError("give --model NAME (or --config for families that build from configs); see `deploy plugins`")
     model = model or config
@@ -71,7 +78,7 @@ def convert(
         out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=[*passes, *(["truncate_before_nms"] if truncate_nms else []), *(["to_fp16"] if fp16 or fp16_io else [])],
         fp16_io=fp16_io,
         disabled_rewrites=no_rewrite,
-        backend_options=cli_options.backend_options(threads, provider), num_inputs=num_inputs,
+        backend_options=cli_options.backend_options(threads, provider), num_inputs=num_inputs, inputs=image_files(inputs),
         tolerance=cli_options.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
         task_tolerances=cli_options.task_tolerances(task_tolerance), allow_inconclusive=allow_inconclusive,
     )

@@ -17,6 +17,11 @@ def verify(
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the manifest's relative tolerance for every output."),
     eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP on a COCO json, or 'shapes' (the shapes validation split)."),
     json_out: bool = typer.Option(False, "--json", help="Print the verification as JSON."),
+    inputs: List[Path] = typer.Option([], "--inputs", help="Check on these image files or folders (repeatable) instead of the"
+                                      " images the conversion was verified on; its seeded inputs are checked too."),
+    plant: Optional[str] = typer.Option(None, "--plant", help="Plant one of the smallest errors that matter into the artifact's"
+                                        " outputs and watch verification fail: mask_region, label_swap, box_shift, score_shift"
+                                        " (docs/verification.md). Exit 1 is the expected result."),
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Pass a verification that compared nothing (no detections on any input, a constant output) instead of exiting 1; the manifest and report still say it was inconclusive."),
 ) -> int:
     """Re-run every check `deploy convert` ran, from the artifact and the model spec stored in its manifest.
@@ -34,8 +39,14 @@ def verify(
     from deploybridge.cli import tables
     from deploybridge.plugins import Host
 
+    from deploybridge.parity.user_inputs import image_files
+
     # every file against its checksum first: a modified, missing or unlisted file fails (exit 2) before plugins load
     manifest = artifact.read_manifest(folder)
+    if plant:  # before the model is rebuilt: an unknown name or an output the artifact lacks is a one-line error
+        from deploybridge.parity.planted import check_plant
+
+        check_plant(plant, [o["name"] for o in manifest["outputs"]])
     owner = manifest["plugin"]["name"]
     # only the family's plugin, unless another backend is asked for: it may come from any plugin
     other_backend = backend is not None and backend != manifest["backend"]["name"]
@@ -44,7 +55,8 @@ def verify(
         _, result, evaluation = verification.verify_artifact(host, folder, backend, cli_options.backend_options(threads, provider),
                                                          cli_options.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
                                                          task_tolerances=cli_options.task_tolerances(task_tolerance),
-                                                         manifest=manifest, allow_inconclusive=allow_inconclusive)
+                                                         manifest=manifest, allow_inconclusive=allow_inconclusive,
+                                                         inputs=image_files(inputs) or None, plant=plant)
     if json_out:
         console.print_json({**result.to_json(), "evaluation": evaluation.to_json() if evaluation else None})
     else:

@@ -29,7 +29,11 @@ def pair_instances(iou: np.ndarray, ref: Mapping[str, np.ndarray], got: Mapping[
     rl, gl = ref["labels"].reshape(-1), got["labels"].reshape(-1)
     n_ref, n_got = iou.shape
     pairs = greedy_match(iou, rl[:, None] == gl[None, :], bounds["iou_match"])
-    agnostic = greedy_match(iou, np.ones_like(iou, bool), bounds["iou_match"])
+    # label agreement pairs by overlap alone, same-class pairs first: an object the model reports twice with two
+    # classes and one mask (SOLO does) must not pair across classes because its two masks tie
+    same = rl[:, None] == gl[None, :]
+    preferred = np.where(iou >= bounds["iou_match"], iou + same, -1.0)
+    agnostic = greedy_match(preferred, np.ones_like(iou, bool), bounds["iou_match"])
     wrong = sum(int(rl[i] != gl[j]) for i, j in agnostic)
     m = {
         "reference_count": n_ref, "backend_count": n_got, "matched": len(pairs),
