@@ -134,7 +134,7 @@ def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tu
         except Exception as exc:
             shape = "x".join(str(d) for d in inputs[0].shape)
             # where it was raised: a framework's bare `assert` has no message of its own
-            raise DeployError(f"model '{spec.model}' fails on input {shape}: {first_line(exc, 200)}; check --input-shape") from exc
+            raise DeployError(f"model '{spec.model}' fails on input {shape}: {first_line(exc, 200, where=True)}; check --input-shape") from exc
         out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
         if len(out) != len(loaded.outputs):
             raise DeployError(f"family '{spec.family}' declares {len(loaded.outputs)} outputs but the model returned {len(out)}")

@@ -5,20 +5,33 @@ import re
 
 import pytest
 
-from conftest import assert_one_line_error
-
 pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
 
 
-def test_a_bare_assert_inside_mmdetection_names_its_module(cli, tmp_path):
-    """GFL's head fails the wrapper's first forward with a bare `assert` in MMDetection's point-distance coder (no
-    message: the one-line error said only 'fails on input 1x3x320x320: AssertionError'). Now it names the module and
-    the line, and that line is the assert. (When the mmdet family learns GFL, pick another config it cannot run.)"""
-    result = cli("convert", "--plugin", "mmdet", "--config", "gfl/gfl_r50_fpn_1x_coco", "--random-weights",
-                 "--input-shape", "1,3,320,320", "--out", tmp_path / "gfl")
-    assert_one_line_error(result, contains="fails on input 1x3x320x320: AssertionError raised in mmdet.")
-    found = re.search(r"AssertionError raised in ([\w.]+) line (\d+)", result.err)
+def test_a_bare_assert_inside_mmdetection_names_its_module():
+    """GFL's point-distance coder asserts its input shapes with bare `assert`s: fed 3 distances per point instead of
+    4 it raised, in a conversion, 'model ... fails on input 1x3x320x320: AssertionError' and nothing else. The
+    verification's reference runner now names the module and the line, and that line is the assert."""
+    import torch
+
+    from deploybridge_mmdet.compat import import_mmdet_models
+
+    import_mmdet_models()  # MMDetection's models, with the mmcv layer the family installs
+    from mmdet.models.task_modules.coders import DistancePointBBoxCoder
+
+    from deploybridge.errors import DeployError
+    from deploybridge.parity.verification import reference_runner
+    from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
+
+    coder = DistancePointBBoxCoder()
+    loaded = LoadedModel(module=lambda x: coder.decode(x[0, 0, :, :2], x[0, 0]), input_names=["images"],
+                         outputs=[OutputSpec("boxes")], make_inputs=lambda seed: (torch.zeros(1, 1, 5, 3),))
+    with pytest.raises(DeployError) as raised:
+        reference_runner(loaded, ModelSpec("mmdet", "gfl"))(0)
+    message = str(raised.value)
+    assert message.startswith("model 'gfl' fails on input 1x1x5x3: AssertionError raised in mmdet."), message
+    found = re.search(r"AssertionError raised in ([\w.]+) line (\d+)", message)
     module, line = found.group(1), int(found.group(2))
+    assert module == "mmdet.models.task_modules.coders.distance_point_bbox_coder"
     source = linecache.getline(importlib.import_module(module).__file__, line)
-    assert source.strip().startswith("assert "), (module, line, source)
-    assert not (tmp_path / "gfl").exists()
+    assert source.strip() == "assert pred_bboxes.size(-1) == 4", (line, source)
