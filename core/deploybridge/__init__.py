@@ -21,7 +21,7 @@ PLUGIN_API = (
     "deploybridge.parity.synthetic_inputs",  # deterministic verification images
     "deploybridge.evaluation.datasets.shapes",  # the embedded shapes dataset (for families with shapes-trained models)
     "deploybridge.evaluation.ap_delta",  # AP of a model on a dataset (training scripts' validation)
-    "deploybridge.runtime.image_io",  # outputs as detections, for --eval adapters (LoadedModel.to_detections)
+    "deploybridge.runtime.image_io",  # images fed and outputs read as deploy run / --eval do (to_input, detect)
 )
 
 __all__ = ["__version__", "hookimpl", "PLUGIN_API"]

@@ -10,11 +10,12 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
 from deploybridge.errors import DeployError
+from deploybridge.records import Task
 
 MAX_DELTA_AP = 0.001  # 0.1 AP points on the [0, 1] scale
 
@@ -64,19 +65,24 @@ def torch_runner(module, output_names) -> Callable[[np.ndarray], dict]:
     return run
 
 
-def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]], input_shape, with_masks: bool) -> EvalResult:
-    """``runners`` map a name ("pytorch", backend) to ``run(nchw_float) -> {"boxes", "scores", "labels"[, "masks"]}``."""
-    from deploybridge.evaluation.coco_ap import coco_ap, to_coco_results
-    from deploybridge.runtime.image_io import detections_to_original, load_rgb, to_input
+def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]], input_shape, with_masks: bool,
+             preprocessing: Mapping | None = None) -> EvalResult:
+    """``runners`` map a name ("pytorch", backend) to ``run(input ndarray) -> outputs by name`` (boxes, scores,
+    labels and/or masks). Each image goes through each runner as `deploy run` sends it
+    (:func:`deploybridge.runtime.image_io.detect`: fed as ``preprocessing`` says, read back onto the image), and
+    labels become the dataset's category ids as the preprocessing says (:func:`coco_ap.category_ids`)."""
+    from deploybridge.evaluation.coco_ap import category_ids, coco_ap, to_coco_results
+    from deploybridge.runtime.image_io import detect, load_rgb
 
     coco = json.loads(Path(annotations).read_text())
+    to_category = category_ids(preprocessing, coco.get("categories") or [])
     results: dict[str, list] = {name: [] for name in runners}
     for img in coco["images"]:
         pixels = load_rgb(Path(annotations).parent / img["file_name"])
-        x, scale = to_input(pixels, input_shape)
         for name, run in runners.items():
-            out = detections_to_original(run(x), scale, pixels.shape[:2])
-            results[name] += to_coco_results(img["id"], out["boxes"], out["scores"], out["labels"], out.get("masks") if with_masks else None)
+            out = detect(pixels, run, input_shape, preprocessing)
+            results[name] += to_coco_results(img["id"], out["boxes"], out["scores"], to_category(out["labels"]),
+                                             out.get("masks") if with_masks else None)
     res = EvalResult(dataset=str(annotations), images=len(coco["images"]))
     for name, dets in results.items():
         res.ap[name] = {"box_ap": coco_ap(annotations, dets, "bbox")}
@@ -91,19 +97,16 @@ def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]]
 
 
 def ap_delta_on_dataset(loaded, runner: Callable[[dict], dict], backend: str, dataset: str, input_shape) -> EvalResult:
-    """AP of PyTorch (``loaded``) and of the artifact (``runner``) on ``dataset``, fed through the family's input
-    convention (detectors and mask-only instance segmenters)."""
-    if loaded.task != "detection" and loaded.to_detections is None:
-        raise DeployError(f"--eval computes detection AP; this model's task is {loaded.task or 'unknown'}")
-    feed = loaded.input_from_rgb or (lambda x: x)
-    read = loaded.to_detections or (lambda out: out)
-    model = torch_runner(loaded.module, loaded.output_names)
-    runners = {
-        "pytorch": lambda x: read(model(feed(x))),
-        backend: lambda x: read(runner({loaded.input_names[0]: feed(x)})),
-    }
+    """AP of PyTorch (``loaded``) and of the artifact (``runner``) on ``dataset``, both fed each image as `deploy run`
+    feeds the artifact: the family's ``preprocessing`` (detectors and mask-only instance segmenters)."""
+    outputs = set(loaded.output_names)
+    if not ({"scores", "labels"} <= outputs and outputs & {"boxes", "masks"}):  # instances: what `deploy run` reads
+        raise DeployError(f"--eval computes detection AP; this model's task is {loaded.task or 'unknown'} (outputs"
+                          f" {', '.join(loaded.output_names)}): drop --eval")
+    name = loaded.input_names[0]
+    runners = {"pytorch": torch_runner(loaded.module, loaded.output_names), backend: lambda x: runner({name: x})}
     with resolve_dataset(dataset, int(input_shape[2])) as annotations:
-        result = evaluate(annotations, runners, input_shape, "masks" in loaded.output_names)
+        result = evaluate(annotations, runners, input_shape, "masks" in outputs, loaded.preprocessing)
     if dataset == "shapes":  # generated in a temporary folder: name it, not its path
         result.dataset = "the shapes validation split"
     return result

@@ -4,9 +4,24 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
+
+
+CLASS_INDEX = "0-based class index"  # how a family's preprocessing["labels"] starts when its labels are class indices
+
+
+def category_ids(preprocessing: Mapping | None, categories: Sequence[Mapping]) -> Callable[[np.ndarray], np.ndarray]:
+    """How a model's labels become the dataset's category ids. By default a label is a category id (torchvision's
+    detectors: background 0, ids as the dataset numbers them). A family whose ``preprocessing["labels"]`` starts
+    with :data:`CLASS_INDEX` (MMDetection's, SOLO's) predicts class indices: label i is the i-th of the dataset's
+    ``categories`` in the order its json lists them, as MMDetection's CocoDataset maps them; a label past the last
+    category becomes -1, which matches no ground truth."""
+    if not str((preprocessing or {}).get("labels", "")).startswith(CLASS_INDEX):
+        return lambda labels: np.asarray(labels).astype(np.int64)
+    ids = np.array([int(c["id"]) for c in categories] + [-1], np.int64)
+    return lambda labels: ids[np.minimum(np.asarray(labels).astype(np.int64), len(ids) - 1)]
 
 
 def to_coco_results(image_id: int, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,

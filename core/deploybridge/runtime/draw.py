@@ -58,11 +58,14 @@ def filter_detections(det: Mapping[str, np.ndarray], thresholds: Mapping[int, fl
 
 
 def draw_comparison(reference, runner, seed: int, loaded, path) -> None:
-    """PyTorch's detections beside the artifact's on the first verification input (the conversion report's picture)."""
+    """PyTorch's detections beside the artifact's on the first verification input (the conversion report's picture),
+    shown as a person sees it whatever the family feeds (0-1 RGB, 0-255 BGR: the family's ``preprocessing``)."""
+    from deploybridge.runtime.image_io import as_detections, to_display
+
     inputs, ref = reference(seed)
     got = runner(inputs)
-    pixels = (np.asarray(inputs[loaded.input_names[0]])[0].transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8)
+    pixels = to_display(inputs[loaded.input_names[0]], loaded.preprocessing)
     shown = 0.5  # a readable picture; verification compared every detection
-    left = draw_detections(pixels, filter_detections(ref, shown), loaded.categories, f"PyTorch (score >= {shown})")
-    right = draw_detections(pixels, filter_detections(got, shown), loaded.categories, f"artifact (score >= {shown})")
+    left = draw_detections(pixels, filter_detections(as_detections(ref), shown), loaded.categories, f"PyTorch (score >= {shown})")
+    right = draw_detections(pixels, filter_detections(as_detections(got), shown), loaded.categories, f"artifact (score >= {shown})")
     side_by_side(left, right).save(path)

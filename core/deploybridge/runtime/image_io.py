@@ -1,13 +1,15 @@
-"""Image files in and out of an artifact's input contract.
+"""Image files in and out of a model's input contract: one path for `deploy run`, `--eval` and the report picture.
 
 The default contract is torchvision's: float32 RGB in [0, 1], NCHW, resized to
-the artifact's size. An artifact whose manifest ``preprocessing`` says
-otherwise (MMDetection's: BGR as cv2 loads it, 0-255, resized keeping the
-aspect ratio, padded bottom-right) is fed that way; the graph normalises.
+the artifact's size. A model whose ``preprocessing`` (the family's, recorded in
+the manifest) says otherwise (MMDetection's: BGR as cv2 loads it, 0-255, resized
+keeping the aspect ratio, padded bottom-right) is fed that way; the graph
+normalises.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -28,7 +30,11 @@ def load_rgb(path: Path) -> np.ndarray:
         raise DeployError(f"{path} is not an image Pillow can read (PNG, JPEG, ...); give image files") from None
 
 
-def to_input(pixels: np.ndarray, shape, preprocessing: dict | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+def _is_0_255(pre: Mapping) -> bool:
+    return str(pre.get("value_range", "")).startswith("0-255")
+
+
+def to_input(pixels: np.ndarray, shape, preprocessing: Mapping | None = None) -> tuple[np.ndarray, tuple[float, float]]:
     """Resize to the artifact's H x W as ``preprocessing`` says; return the NCHW float input and the (sy, sx)
     factors from the resized image back to the original."""
     from PIL import Image
@@ -47,9 +53,30 @@ def to_input(pixels: np.ndarray, shape, preprocessing: dict | None = None) -> tu
     canvas[:nh, :nw] = pixels
     if pre.get("loaded_channel_order") == "BGR":
         canvas = canvas[..., ::-1]
-    if not str(pre.get("value_range", "")).startswith("0-255"):
+    if not _is_0_255(pre):
         canvas = canvas / 255.0
     return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), (h0 / nh, w0 / nw)
+
+
+def to_display(x: np.ndarray, preprocessing: Mapping | None = None) -> np.ndarray:
+    """A model input (1 x 3 x H x W, fed as ``preprocessing`` says) as the HxWx3 uint8 RGB picture a person sees:
+    :func:`to_input`'s channel order and value range undone."""
+    pre = preprocessing or {}
+    picture = np.asarray(x, np.float32)[0].transpose(1, 2, 0)
+    if pre.get("loaded_channel_order") == "BGR":
+        picture = picture[..., ::-1]
+    if not _is_0_255(pre):
+        picture = picture * 255.0
+    return np.ascontiguousarray(picture.round().clip(0, 255).astype(np.uint8))
+
+
+def detect(pixels: np.ndarray, run: Callable[[np.ndarray], dict], shape, preprocessing: Mapping | None = None) -> dict:
+    """One image through a model, as `deploy run` and `--eval` both do it: fed as ``preprocessing`` says
+    (:func:`to_input`), ``run(input) -> outputs by name`` read as detections (:func:`as_detections`) on the
+    image's own size (:func:`detections_to_original`). Labels stay the model's own (see
+    :func:`deploybridge.evaluation.coco_ap.category_ids` for a dataset's category ids)."""
+    x, scale = to_input(pixels, shape, preprocessing)
+    return detections_to_original(as_detections(run(x)), scale, pixels.shape[:2])
 
 
 def boxes_of(masks: np.ndarray) -> np.ndarray:

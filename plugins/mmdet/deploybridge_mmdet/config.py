@@ -116,4 +116,6 @@ def preprocessing(cfg) -> dict:
         "pad_size_divisor": int(pre.get("pad_size_divisor", 1)),
         "resize": {"scale": list(resize.get("scale", [])), "keep_ratio": bool(resize.get("keep_ratio", True))},
         "value_range": "0-255 float, before normalisation (the graph normalises)",
+        # how --eval maps labels to a dataset's category ids (deploybridge.evaluation.coco_ap.category_ids)
+        "labels": "0-based class index: label i is the dataset's i-th category (MMDetection's CocoDataset)",
     }

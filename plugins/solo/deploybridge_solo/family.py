@@ -16,22 +16,6 @@ DEFAULT_SHAPE = (1, 3, 192, 192)
 PLACEMENTS = ("graph", "host")
 
 
-def rgb01_to_bgr255(x):
-    """What --eval feeds (N x 3 x H x W, 0-1 RGB) as this family's input (0-255 BGR)."""
-    import numpy as np
-
-    return np.ascontiguousarray(x[:, ::-1] * 255.0, dtype=np.float32)
-
-
-def as_detections(out: dict) -> dict:
-    """masks/scores/labels (0-based classes) as boxes, scores, category ids (1-based) and N x 1 x H x W masks."""
-    import numpy as np
-
-    from deploybridge.runtime.image_io import as_detections as detections
-
-    return {**detections(out), "labels": np.asarray(out["labels"]) + 1}
-
-
 def bgr_tensor(pixels_rgb):
     """HxWx3 uint8 RGB -> 1x3xHxW float BGR 0-255, as MMDetection's LoadImageFromFile hands it on."""
     import torch
@@ -138,6 +122,4 @@ def load(spec: ModelSpec) -> LoadedModel:
                                                                                 bool(spec.options.get("dynamic")))},
         framework_name="MMDetection predict",
         categories=list(shapes_categories()) if shapes else None,  # labels are 0-based class indices
-        input_from_rgb=rgb01_to_bgr255,
-        to_detections=as_detections,
     )

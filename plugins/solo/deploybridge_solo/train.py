@@ -60,12 +60,11 @@ def batch(rng, n: int, normalise):
 
 
 def predict_runner(model, pre: dict):
-    """An ``evaluate`` runner: 0-1 RGB NCHW -> MMDetection's own predict (labels as 1-based category ids)."""
+    """An ``evaluate`` runner: the input as ``pre`` feeds it (0-255 BGR NCHW) -> MMDetection's own predict."""
     from deploybridge_mmdet.reference import mmdet_predict
-    from deploybridge_solo.family import as_detections, rgb01_to_bgr255
 
     def run(x: np.ndarray) -> dict:
-        return as_detections(mmdet_predict(model, torch.from_numpy(rgb01_to_bgr255(x)), pre))
+        return mmdet_predict(model, torch.from_numpy(x), pre)
 
     return run
 
@@ -75,7 +74,7 @@ def evaluate(model, pre: dict) -> dict:
 
     model.eval()
     with ap_delta.resolve_dataset("shapes", SIZE) as annotations:
-        result = ap_delta.evaluate(annotations, {"mmdet": predict_runner(model, pre)}, (1, 3, SIZE, SIZE), True)
+        result = ap_delta.evaluate(annotations, {"mmdet": predict_runner(model, pre)}, (1, 3, SIZE, SIZE), True, pre)
     return result.ap["mmdet"]
 
 
