@@ -51,3 +51,13 @@ def test_unknown_or_inapplicable_plants_are_one_line_errors():
         check_plant("nan", ["boxes"])
     with pytest.raises(DeployError, match="changes the 'boxes' output, which this artifact does not have"):
         check_plant("box_shift", ["masks", "scores", "labels"])
+
+
+def test_docs_verification_lists_every_planted_error_task_and_bound():
+    from pathlib import Path
+
+    from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES
+
+    page = (Path(__file__).parents[2] / "docs" / "verification.md").read_text()
+    missing = [f"`{name}`" for name in [*PLANTED, *DEFAULT_TASK_TOLERANCES, *(t.value for t in Task)] if f"`{name}`" not in page]
+    assert not missing, f"docs/verification.md does not name {missing}"
