@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deploybridge.errors import DeployError
 from deploybridge.parity.synthetic_inputs import calibration_seeds
-from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
+from deploybridge.records import LoadedModel, ModelSpec, OutputSpec, Task
 
 HERE = Path(__file__).parent
 SHAPES_CONFIG = HERE / "configs" / "solov2_shapes.py"
@@ -121,5 +121,6 @@ def load(spec: ModelSpec) -> LoadedModel:
         extra_exporters={"mmdeploy": lambda inputs, path, opset: mmdeploy_export(model, pre, inputs, path, opset,
                                                                                 bool(spec.options.get("dynamic")))},
         framework_name="MMDetection predict",
+        task=Task.MASK_INSTANCES,  # every verification pairs the instances by mask IoU (deploybridge.parity.tasks)
         categories=list(shapes_categories()) if shapes else None,  # labels are 0-based class indices
     )
