@@ -4,13 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from deploybridge.errors import DeployError, first_line
-from deploybridge.parity.synthetic_inputs import smooth_images
+from deploybridge.parity.synthetic_inputs import calibration_seeds, smooth_images
 from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
 
 from deploybridge_torchvision.catalogue import CATALOGUE, Entry
 from deploybridge_torchvision.wrappers import IMAGENET_MEAN, IMAGENET_STD
 
-CALIBRATION_IMAGES = 4
+# never verification inputs (calibration_seeds); a detector's head bias is set by the least-scoring of them
+CALIBRATION_IMAGES = {"detection": 8, "classification": 4, "segmentation": 4}
 
 LEGACY_REASON = {
     "detection": "torch.export/dynamo still fail on torchvision detectors (pytorch/vision#9306, #9321); legacy tracing exporter",
@@ -97,6 +98,8 @@ def load(spec: ModelSpec) -> LoadedModel:
         raise DeployError(f"{spec.model}: its committed checkpoint {embedded} is missing; reinstall deploybridge-torchvision or pass --weights")
     if not spec.weights and not spec.random_weights and embedded is None:
         raise DeployError(f"{spec.model}: give --weights FILE (or a pretrained name in the local torch cache) or --random-weights")
+    # the shapes models were trained on shapes images: calibrated and verified on them too
+    make_image = shapes_images if entry.builder else smooth_images
     torch.manual_seed(spec.seed)
     model = _build(spec.model, entry, shape, dict(spec.options))
     wrapper = Detector(model, entry.masks) if entry.task == "detection" else Normalized(model, entry.task == "segmentation")
@@ -108,13 +111,10 @@ def load(spec: ModelSpec) -> LoadedModel:
         w.load_state(model, embedded)
     else:
         # several images: BatchNorm statistics from one image do not carry over to the next
-        calibration = [smooth_images(spec.seed * 100 + k, (1,) + shape[1:]) for k in range(CALIBRATION_IMAGES)]
-        if entry.task == "detection":  # detectors take one image per call
-            run = lambda: [wrapper(x) for x in calibration]  # noqa: E731
-        else:  # one batch: BatchNorm after global pooling needs more than one value per channel
-            batch = torch.cat(calibration)
-            run = lambda: wrapper(batch)  # noqa: E731
-        w.make_non_degenerate(model, run, entry.heads, entry.counts, images=len(calibration))
+        calibration = [make_image(s, (1,) + shape[1:]) for s in calibration_seeds(spec.seed, CALIBRATION_IMAGES[entry.task])]
+        # detectors take one image per call; others one batch: BatchNorm after global pooling needs more than one value
+        batches = calibration if entry.task == "detection" else [torch.cat(calibration)]
+        w.make_non_degenerate(model, wrapper, batches, entry.heads, entry.counts)
 
     if entry.task == "detection":
         names = ["boxes", "scores", "labels"] + (["masks"] if entry.masks else [])
@@ -127,7 +127,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         module=wrapper,
         input_names=["images"],
         outputs=outputs,
-        make_inputs=(lambda seed: (shapes_images(seed, shape),)) if entry.builder else (lambda seed: (smooth_images(seed, shape),)),
+        make_inputs=lambda seed: (make_image(seed, shape),),
         default_exporter="legacy",
         exporter_reason=LEGACY_REASON[entry.task],
         dynamic_axes=dynamic,

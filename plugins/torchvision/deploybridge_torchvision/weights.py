@@ -60,43 +60,63 @@ def cached_pretrained_path(model_name: str, weights_name: str) -> Path:
 
 
 @torch.no_grad()
-def make_non_degenerate(model: nn.Module, run, heads: dict[str, tuple[float, float]],
+def make_non_degenerate(model: nn.Module, forward, batches: list, heads: dict[str, tuple[float, float]],
                         counts: dict[str, tuple[str, int]] | None = None, threshold: float = 0.05,
-                        images: int = 1) -> None:
+                        statistics_batches: int = 4) -> None:
     """Calibrate a randomly initialised model so its outputs are informative.
 
-    BatchNorm statistics are set from real activations (``run()`` does a
-    forward pass on calibration images), then each head layer is rescaled so
-    its outputs have the given mean and std, in forward order. For layers in
-    ``counts`` the bias is then shifted so that about ``target`` scores pass
-    ``threshold`` per calibration image (``run()`` feeds ``images`` of them): well below the detector's top-k
-    cap, so the kept set is not decided by near-tied scores at the cap.
+    ``forward(batch)`` runs the model on one of the calibration ``batches`` (a detector: one image each). BatchNorm
+    statistics are set from real activations on all of them, then each head layer is rescaled so its outputs have
+    the given mean and std (measured on the first ``statistics_batches``: each pass is a forward per image), in
+    forward order. For layers in ``counts`` (measured on every batch) the bias is then shifted so that at least about ``target`` scores pass
+    ``threshold`` on *every* calibration image, not on average: a random detector's logits spread ~2x wider on
+    one image than on another (their mean stays put), so a count met on average leaves some images with none. The
+    widest-spread images then keep many more, up to the detector's own caps.
     """
+    few = batches[:statistics_batches]
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative average over the calibration pass
         m.train()
-    run()
+    for batch in batches:
+        forward(batch)
     for m in bns:
         m.eval()
         m.momentum = 0.1
     for name, (mean, std) in heads.items():
         layer = model.get_submodule(name)
-        seen: list[torch.Tensor] = []
-        handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(_per_channel(_m, out.detach())))
-        run()
-        handle.remove()
-        values = torch.cat(seen) if seen else torch.empty(0)
+        seen: list[list[torch.Tensor]] = []  # per batch, every call's output (heads run once per feature level)
+        handles = [layer.register_forward_hook(lambda _m, _i, out: seen[-1].append(_per_channel(_m, out.detach())))]
+        if "." in name:  # the rest of the model (masks pasted for every detection, ...) is not needed: stop there
+            handles.append(model.get_submodule(name.rpartition(".")[0]).register_forward_hook(_stop))
+        for batch in batches if counts and name in counts else few:
+            seen.append([])
+            try:
+                forward(batch)
+            except _Stop:
+                pass
+        for handle in handles:
+            handle.remove()
+        per_batch = [torch.cat(calls) for calls in seen if calls]
+        values = torch.cat(per_batch) if per_batch else torch.empty(0)
         if values.shape[0] < 2:
             continue
         # per output channel: a shared positive feature mean would otherwise make one class win everywhere
-        scale = std / values.std(0).clamp_min(1e-12)
+        centre, scale = values.mean(0), std / values.std(0).clamp_min(1e-12)
         layer.weight.mul_(scale.view(-1, *([1] * (layer.weight.dim() - 1))))
-        layer.bias.copy_((layer.bias - values.mean(0)) * scale + mean)
+        layer.bias.copy_((layer.bias - centre) * scale + mean)
         if counts and name in counts:
             mode, target = counts[name]
-            _shift_to_count(layer, (values - values.mean(0)) * scale + mean, mode, target * images, threshold)
+            _shift_to_count(layer, [(v - centre) * scale + mean for v in per_batch], mode, target, threshold)
+
+
+class _Stop(Exception):
+    """Raised by a hook once the layer being calibrated has run on the whole input."""
+
+
+def _stop(*_args) -> None:
+    raise _Stop
 
 
 def _per_channel(layer: nn.Module, out: torch.Tensor) -> torch.Tensor:
@@ -106,19 +126,21 @@ def _per_channel(layer: nn.Module, out: torch.Tensor) -> torch.Tensor:
     return out.movedim(1, -1).reshape(-1, out.shape[1])
 
 
-def _shift_to_count(layer: nn.Module, logits: torch.Tensor, mode: str, target: int, threshold: float) -> None:
+def _shift_to_count(layer: nn.Module, per_image: list[torch.Tensor], mode: str, target: int, threshold: float) -> None:
+    """Shift ``layer``'s bias so that the calibration image with the fewest passing scores has about ``target``."""
     if mode == "sigmoid":
-        # every logit is one (anchor, class) score: move the target-th largest onto the threshold
-        flat = logits.flatten()
-        kth = torch.topk(flat, min(target, flat.numel())).values[-1]
+        # every logit is one (anchor, class) score: the image whose target-th largest is lowest puts it on the threshold
+        kth = min(float(torch.topk(v.flatten(), min(target, v.numel())).values[-1]) for v in per_image)
         layer.bias.add_(float(torch.logit(torch.tensor(threshold))) - kth + 0.5)
         return
-    # softmax with background at index 0: raise the background logit until ~target
-    # (proposal, class) pairs keep a foreground probability above the threshold
-    per_row = logits
+    # softmax with background at index 0: raise the background logit until the image with the fewest passing
+    # (proposal, class) pairs keeps about target of them with a foreground probability above the threshold
+    layer.bias[0] += min(_background_shift(logits, target, threshold) for logits in per_image)
 
+
+def _background_shift(logits: torch.Tensor, target: int, threshold: float) -> float:
     def passing(shift: float) -> int:
-        shifted = per_row.clone()
+        shifted = logits.clone()
         shifted[:, 0] += shift
         return int((shifted.softmax(-1)[:, 1:] > threshold).sum())
 
@@ -126,4 +148,4 @@ def _shift_to_count(layer: nn.Module, logits: torch.Tensor, mode: str, target: i
     for _ in range(40):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if passing(mid) > target else (lo, mid)
-    layer.bias[0] += hi
+    return hi

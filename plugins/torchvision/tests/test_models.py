@@ -43,20 +43,37 @@ def test_convert_then_verify(cli, tmp_path, model):
 
 
 @pytest.mark.parametrize("model", [m for m, e in CATALOGUE.items() if e.task == "detection"])
-def test_random_detectors_find_objects_with_spread_scores(model):
-    loaded = load(ModelSpec("torchvision", model, random_weights=True))
-    counts, scores = [], []
-    with torch.no_grad():
-        for seed in range(1000, 1003):
-            out = loaded.module(*loaded.make_inputs(seed))
-            counts.append(len(out[1]))
-            scores.append(out[1])
-    scores = torch.cat(scores)
-    # random detectors are very input-sensitive (RetinaNet hits its 300 cap on one image, finds none on
-    # another): require detections on most inputs and informative scores, not a narrow count
-    assert sum(c > 0 for c in counts) >= 2 and sum(counts) >= 5, counts
-    assert max(counts) <= DETECTION_CAP.get(model, 100)
-    assert float(scores.min()) >= 0.05 and float(scores.max() - scores.min()) > 0.2, scores
+def test_random_detectors_find_objects_on_every_verification_input(model):
+    """Issue 17: a verification where the reference detects nothing is inconclusive. The head bias is set by the
+    least-scoring of 8 calibration images (a random detector's scores scale with each image's contrast: calibrated
+    on the average, RetinaNet found 300, 0 and 11 objects on seed 0's inputs, and nothing on seed 1's)."""
+    from deploybridge.parity.verification import seeds_for
+
+    for weight_seed in (0, 1) if CATALOGUE[model].builder or "mobilenet" in model else (0,):  # R50s: one load is ~15 s
+        spec = ModelSpec("torchvision", model, random_weights=True, seed=weight_seed)
+        loaded = load(spec)
+        with torch.no_grad():
+            outs = [loaded.module(*loaded.make_inputs(seed)) for seed in seeds_for(spec, 3)]
+        counts = [len(out[1]) for out in outs]
+        scores = torch.cat([out[1] for out in outs])
+        assert min(counts) >= 1 and max(counts) <= DETECTION_CAP.get(model, 100), (weight_seed, counts)
+        assert float(scores.min()) >= 0.05 and float(scores.max() - scores.min()) > 0.2, scores
+
+
+def test_random_heads_are_calibrated_on_images_verification_never_uses(monkeypatch):
+    from deploybridge.parity.verification import seeds_for
+    from deploybridge_torchvision import weights
+
+    seen = []
+    real = weights.make_non_degenerate
+    monkeypatch.setattr(weights, "make_non_degenerate", lambda model, forward, batches, *a, **kw: (
+        seen.extend(batches), real(model, forward, batches, *a, **kw))[1])
+    spec = ModelSpec("torchvision", "shapes_retinanet", random_weights=True)
+    loaded = load(spec)
+    assert len(seen) == 8
+    for seed in seeds_for(spec, 3):
+        (images,) = loaded.make_inputs(seed)
+        assert not any(torch.equal(images, calibration) for calibration in seen)
 
 
 @pytest.mark.parametrize("model", [m for m, e in CATALOGUE.items() if e.task != "detection"])
