@@ -52,10 +52,24 @@ def test_convert_and_verify_say_inconclusive_and_exit_1(cli, blank, tmp_path, mo
     assert cli("verify", accepted, "--allow-inconclusive").code == 0
 
 
-def test_one_detection_on_one_input_is_conclusive(cli, blank, tmp_path):
+def test_one_detection_on_one_input_is_conclusive_and_the_others_say_they_compared_nothing(cli, blank, tmp_path):
     result = _convert(cli, tmp_path / "art", "somedets", "--json")
     assert result.code == 0, result.err
-    assert json.loads(result.out)["verification"]["inconclusive"] is None
+    verification = json.loads(result.out)["verification"]
+    assert verification["inconclusive"] is None
+    said = [i["nothing_compared"] for i in verification["details"]["inputs"]]
+    assert said.count(None) >= 1 and "no detections in the reference" in said, said
+    table = _convert(cli, tmp_path / "again", "somedets")
+    assert "nothing to compare" in table.out  # (the table wraps the reason)
+
+
+def test_nothing_compared_input_by_input():
+    from deploybridge.parity.conclusive import nothing_compared
+
+    assert nothing_compared(DETECTOR, {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0)}) == \
+        "no detections in the reference"
+    assert nothing_compared([OutputSpec("y")], {"y": np.full((2, 3), 7.0, np.float32)}) == "every output is one constant"
+    assert nothing_compared([OutputSpec("y")], {"y": np.eye(2, dtype=np.float32)}) is None
 
 
 def test_a_boolean_output_keeps_its_flipped_fraction_bound_under_fp16(cli, blank, tmp_path):

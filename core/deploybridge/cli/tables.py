@@ -35,6 +35,8 @@ def verification_table(v: Verification) -> Table:
             extra = f", {check.reordered} reordered" if check.reordered else ""
             table.add_row(label, "detections", counts + extra, "", "", "", "",
                           "[green]same count[/]" if ok else "[red]COUNT DIFFERS[/]")
+        if check.nothing_compared:  # passed, but proved nothing on this input
+            table.add_row(label, "", "", "", "", "", "", f"[yellow]nothing to compare: {check.nothing_compared}[/]")
         for c in check.outputs:
             result = "[green]ok[/]" if c.passed else f"[red]FAIL[/] {c.note}".rstrip()
             table.add_row(label, c.name, "x".join(map(str, c.ref_shape)), _fmt(c.max_abs), _fmt(c.max_rel),

@@ -24,6 +24,14 @@ def category_ids(preprocessing: Mapping | None, categories: Sequence[Mapping]) -
     return lambda labels: ids[np.minimum(np.asarray(labels).astype(np.int64), len(ids) - 1)]
 
 
+def model_label(preprocessing: Mapping | None, categories: Sequence[Mapping]) -> Callable[[int], int]:
+    """The inverse of :func:`category_ids`: a dataset category id -> the label the model (and `deploy run`) uses."""
+    if not str((preprocessing or {}).get("labels", "")).startswith(CLASS_INDEX):
+        return int
+    index = {int(c["id"]): i for i, c in enumerate(categories)}
+    return lambda category: index.get(int(category), -1)
+
+
 def to_coco_results(image_id: int, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
                     masks: np.ndarray | None = None, mask_threshold: float = 0.5) -> list[dict]:
     """Detections of one image (xyxy boxes; masks N x 1 x H x W probabilities) as COCO result records."""

@@ -34,3 +34,16 @@ def inconclusive_reason(outputs: Sequence[OutputSpec], references: Sequence[Mapp
         if all(np.all(v == first) for v in values):
             return f"output '{o.name}' is the constant {first:.6g} on every verification input"
     return None
+
+
+def nothing_compared(outputs: Sequence[OutputSpec], reference: Mapping[str, np.ndarray]) -> str | None:
+    """Why one input's check compared nothing (for the report, input by input), or None: no detections, or every
+    float output a single constant. The verdict is judged over all inputs by :func:`inconclusive_reason`."""
+    per_detection = [o.name for o in outputs if o.per_detection]
+    if per_detection and len(reference[per_detection[0]]) == 0:
+        return "no detections in the reference"
+    dense = [np.asarray(reference[o.name]) for o in outputs if not o.per_detection]
+    dense = [v for v in dense if v.dtype.kind in "fc" and v.size]
+    if dense and all(np.all(v == v.flat[0]) for v in dense):
+        return "every output is one constant"
+    return None

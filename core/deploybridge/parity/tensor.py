@@ -40,6 +40,7 @@ class InputCheck:
     outputs: list[OutputCheck] = field(default_factory=list)
     task: dict | None = None  # task-aware parity (deploybridge.parity.task.TaskCheck as a dict)
     input_shape: list | None = None  # set when the input is not at the export size (dynamic-shape checks)
+    nothing_compared: str | None = None  # why this input's check compared nothing (parity.conclusive), if it did not
 
 
 def tolerances_for(outputs: Sequence[OutputSpec], override: Tolerance | None = None) -> dict[str, Tolerance]:

@@ -82,7 +82,7 @@ def verify(
     for a known ``task``, task-aware parity (same objects, classes, pixels). A verification whose reference outputs
     leave nothing to compare is inconclusive, not a pass, unless ``allow_inconclusive``.
     """
-    from deploybridge.parity.conclusive import inconclusive_reason
+    from deploybridge.parity.conclusive import inconclusive_reason, nothing_compared
     from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity, tie_margin
 
     task_tol = {**DEFAULT_TASK_TOLERANCES, **(task_tolerances or {})}
@@ -99,6 +99,7 @@ def verify(
                 on_input(k)
             continue
         check = compare_outputs(seed, outputs, ref, got, tolerances)
+        check.nothing_compared = nothing_compared(outputs, ref)
         task_check = task_parity(task, ref, got, task_tol, margin)
         if task_check is not None:
             check.task = task_check.to_json()

@@ -20,7 +20,7 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
     from deploybridge.convert import artifact
     from deploybridge.convert.manifest import require_verified
     from deploybridge.runtime import segments
-    from deploybridge.runtime.image_io import as_detections, detections_to_original, to_input
+    from deploybridge.runtime.image_io import detect
     from deploybridge.convert.resolve import resolve_backend
     from deploybridge.plugins import Host
 
@@ -42,9 +42,8 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
     shape = manifest["inputs"][0]["shape"]
     name = manifest["inputs"][0]["name"]
 
-    def predict(pixels: np.ndarray) -> dict:
-        x, scale = to_input(pixels, shape, manifest.get("preprocessing"))
-        return detections_to_original(as_detections(runner({name: x})), scale, pixels.shape[:2])
+    def predict(pixels: np.ndarray) -> dict:  # the one image path --eval uses too
+        return detect(pixels, lambda x: runner({name: x}), shape, manifest.get("preprocessing"))
 
     return manifest, predict
 
