@@ -12,8 +12,8 @@ import numpy as np
 
 from deploybridge.records import OutputSpec
 
-WHAT_TO_DO = ("verify on inputs where the model gives real outputs: load a checkpoint (--weights), try other seeds"
-              " (--seed), or accept it knowingly with --allow-inconclusive")
+WHAT_TO_DO = ("verify on inputs where the model gives real outputs: your own images (--inputs DIR), a checkpoint"
+              " (--weights), other seeds (--seed), or accept it knowingly with --allow-inconclusive")
 
 
 def inconclusive_reason(outputs: Sequence[OutputSpec], references: Sequence[Mapping[str, np.ndarray]]) -> str | None:

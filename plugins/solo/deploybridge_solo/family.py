@@ -24,13 +24,11 @@ def bgr_tensor(pixels_rgb):
 
 
 def shapes_image(shape, seed: int):
-    """A shapes image (what the shapes model was trained on) as MMDetection feeds it: BGR, 0-255 float."""
-    import numpy as np
-
+    """A shapes image (what the shapes model was trained on) as MMDetection feeds it: BGR, 0-255 float; a
+    verification seed draws a validation-split image (shapes.image_for_seed)."""
     from deploybridge.evaluation.datasets import shapes
 
-    pixels, _ = shapes.make_image(np.random.default_rng(seed), shape[2], shape[3])
-    return bgr_tensor(pixels)
+    return bgr_tensor(shapes.image_for_seed(seed, shape[2], shape[3]))
 
 
 def calibrate_random_head(model, images, pre: dict, candidates: int = 150) -> None:

@@ -45,8 +45,13 @@ def test_mmdeploy_top_instances_equal_mmdetection_predict(tmp_path):
     from deploybridge.records import ModelSpec
     from deploybridge_solo.family import load, mmdeploy_export
 
+    from deploybridge.evaluation.datasets import shapes
+    from deploybridge_solo.family import bgr_tensor
+
     loaded = load(ModelSpec(family="solo", model="solov2_shapes"))
-    (images,) = loaded.make_inputs(1000)
+    size = loaded.make_inputs(1000)[0].shape[-2:]
+    # the scene this was measured on (a fresh shapes scene of seed 1000, not a validation image)
+    images = bgr_tensor(shapes.make_image(np.random.default_rng(1000), *size)[0])
     from deploybridge.convert import rewriting
     from deploybridge.plugins import Host
 

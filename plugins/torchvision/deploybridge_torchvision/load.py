@@ -61,14 +61,15 @@ def _build(name: str, entry: Entry, shape, options: dict):
 
 
 def shapes_images(seed: int, shape) -> "torch.Tensor":
-    """Shapes-dataset images: what the project-trained models were trained on, so verification sees real detections."""
+    """Shapes-dataset images: what the project-trained models were trained on, so verification sees real detections;
+    a verification seed draws a validation-split image (shapes.image_for_seed), further batch items fresh scenes."""
     import numpy as np
     import torch
 
-    from deploybridge.evaluation.datasets.shapes import make_image
+    from deploybridge.evaluation.datasets.shapes import image_for_seed, make_image
 
     rng = np.random.default_rng(seed)
-    batch = [make_image(rng, shape[2], shape[3])[0] for _ in range(shape[0])]
+    batch = [image_for_seed(seed, shape[2], shape[3])] + [make_image(rng, shape[2], shape[3])[0] for _ in range(shape[0] - 1)]
     return torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float().div(255).contiguous()
 
 

@@ -48,3 +48,20 @@ def test_overlapping_shapes_keep_only_visible_part():
         for inst in instances:
             total += inst.mask
         assert total.max() <= 1  # visible masks never overlap
+
+
+def test_verification_seeds_draw_the_validation_split_and_calibration_seeds_do_not(tmp_path):
+    """The embedded models verify on validation images (the pixels the split's PNGs hold), and calibrate on scenes
+    verification never sees."""
+    from PIL import Image
+
+    from deploybridge.evaluation.datasets.shapes import image_for_seed, validation_split
+    from deploybridge.parity.synthetic_inputs import calibration_seeds, verification_seeds
+
+    validation_split(tmp_path, num_images=3)
+    for k, seed in enumerate(verification_seeds(0, 3)):
+        png = np.asarray(Image.open(tmp_path / "images" / f"{k:06d}.png"))
+        assert np.array_equal(image_for_seed(seed, 192, 192), png)
+    seen = [image_for_seed(s, 192, 192) for s in verification_seeds(0, 3)]
+    calibration = image_for_seed(calibration_seeds(0, 1)[0], 192, 192)
+    assert not any(np.array_equal(calibration, v) for v in seen)

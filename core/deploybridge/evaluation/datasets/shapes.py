@@ -112,3 +112,23 @@ VALIDATION_IMAGES = 50
 def validation_split(out_dir: Path, size: int = DEFAULT_SIZE, num_images: int = VALIDATION_IMAGES) -> Path:
     """The fixed validation split (generated on demand, never committed); returns its annotations.json."""
     return generate(out_dir, num_images, VALIDATION_SEED, size)
+
+
+def validation_image(index: int, height: int = DEFAULT_SIZE, width: int | None = None) -> np.ndarray:
+    """Image ``index`` of the validation split (uint8 HxWx3), drawn in memory as :func:`validation_split` draws it
+    (identical pixels at the split's square size; the same scenes at another size)."""
+    rng = np.random.default_rng(VALIDATION_SEED)
+    for _ in range(index % VALIDATION_IMAGES):
+        make_image(rng, height, width or height)
+    return make_image(rng, height, width or height)[0]
+
+
+def image_for_seed(seed: int, height: int, width: int) -> np.ndarray:
+    """What the shapes-trained (embedded) models verify and calibrate on: a verification seed draws the validation
+    split's image (seed ``1000 + k``: image k), any other seed (a calibration seed) a fresh scene of its own, never
+    one verification sees and never a training image."""
+    from deploybridge.parity.synthetic_inputs import CALIBRATION_SEED_BASE, VERIFICATION_SEED_BASE
+
+    if VERIFICATION_SEED_BASE <= seed < CALIBRATION_SEED_BASE:
+        return validation_image(seed - VERIFICATION_SEED_BASE, height, width)
+    return make_image(np.random.default_rng(seed), height, width)[0]
