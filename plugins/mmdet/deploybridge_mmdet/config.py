@@ -52,8 +52,9 @@ def _strip_pretrained(cfg: Any) -> None:
             _strip_pretrained(value)
 
 
-def build(config: str):
-    """(model in eval mode, config) with framework-default random weights."""
+def build(config: str, check=None):
+    """(model in eval mode, config) with framework-default random weights; ``check(cfg.model)`` first, if given
+    (refuses an architecture before anything is built)."""
     from mmengine.config import Config
 
     from deploybridge_mmdet.compat import import_mmdet_models
@@ -69,6 +70,8 @@ def build(config: str):
                 " base's path" if "pkg_resources" in str(exc) else "")
         raise DeployError(f"cannot read MMDetection config {path}: {first_line(exc, 200)}{hint}") from exc
     _strip_pretrained(cfg.model)
+    if check is not None:
+        check(cfg.model)
     try:
         model = MODELS.build(cfg.model)
     except Exception as exc:

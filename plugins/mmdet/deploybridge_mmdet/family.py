@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from deploybridge.errors import DeployError
+from deploybridge.parity.synthetic_inputs import calibration_seeds
 from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
 
 DEFAULT_SHAPE = (1, 3, 320, 320)
@@ -21,7 +22,8 @@ def example_images(shape, seed: int):
 def load(spec: ModelSpec) -> LoadedModel:
     import torch
 
-    from deploybridge_mmdet import config as cfgmod
+    from deploybridge_mmdet import config as cfgmod, support
+    from deploybridge_mmdet.calibration import CALIBRATION_IMAGES, calibrate_random
     from deploybridge_mmdet.dense import DenseDetector, is_dense
     from deploybridge_mmdet.two_stage import TwoStageDetector, is_two_stage
     from deploybridge_mmdet.reference import mmdet_predict
@@ -30,7 +32,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     if not name:
         raise DeployError("the mmdet family needs --config NAME_OR_PATH, e.g. --config retinanet/retinanet_r18_fpn_1x_coco")
     torch.manual_seed(spec.seed)
-    model, cfg = cfgmod.build(name)
+    model, cfg = cfgmod.build(name, check=lambda model_cfg: support.check(model_cfg, name))  # before building
     if spec.weights:
         cfgmod.load_checkpoint(model, spec.weights, name)
     elif not spec.random_weights:
@@ -40,16 +42,19 @@ def load(spec: ModelSpec) -> LoadedModel:
     divisor = pre["pad_size_divisor"]
     if len(shape) != 4 or shape[1] != 3 or shape[2] % divisor or shape[3] % divisor:
         raise DeployError(f"input shape {shape} must be N,3,H,W with H and W multiples of {divisor} (the config's pad_size_divisor)")
-    with torch.no_grad():  # an op the mmcv layer lacks fails here, naming itself (exit 2), before any export
-        probe = torch.zeros(1, 3, *shape[2:])
-        model.extract_feat(probe) if hasattr(model, "roi_head") else model._forward(probe)
     if is_dense(model):
         module = DenseDetector(model, pre)
     elif is_two_stage(model):
         module = TwoStageDetector(model, pre)
     else:
-        raise DeployError(f"config '{name}' builds a {type(model).__name__}; the mmdet family converts RetinaNet-like"
-                          " single-stage detectors and Faster/Mask R-CNN (StandardRoIHead) so far")
+        raise DeployError(f"config '{name}' builds a {type(model).__name__}, which the mmdet family does not convert; it converts"
+                          f" {support.SUPPORTED}")
+    with torch.no_grad():  # an op the mmcv layer lacks fails here, naming itself (exit 2), before any export
+        probe = torch.zeros(1, 3, *shape[2:])
+        model.extract_feat(probe) if hasattr(model, "roi_head") else model._forward(probe)
+    if not spec.weights:  # heads that detect something on inputs verification never uses
+        calibrate_random(model, module, [example_images((1, 3, *shape[2:]), seed)
+                                         for seed in calibration_seeds(spec.seed, CALIBRATION_IMAGES)])
     names = ["boxes", "scores", "labels"] + (["masks"] if getattr(module, "with_mask", False) else [])
     return LoadedModel(
         module=module.eval(),

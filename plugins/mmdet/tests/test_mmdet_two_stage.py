@@ -14,15 +14,15 @@ SHAPE = "1,3,256,320"
 
 @pytest.fixture(scope="module")
 def mask_rcnn_config(tmp_path_factory):
-    """MMDetection's bundled Mask R-CNN with a ResNet-18 and 3 classes: small for CPU tests, and with 3 classes random
-    weights give softmax scores (~1/4) over score_thr, so there are detections to compare."""
+    """MMDetection's bundled Mask R-CNN (80 classes) with a ResNet-18: small for CPU tests. Its random weights
+    are calibrated (deploybridge_mmdet.calibration): uncalibrated, softmax scores ~1/81 stay under score_thr and
+    nothing is detected."""
     from deploybridge_mmdet.config import resolve_config
 
     base = resolve_config("mask_rcnn/mask-rcnn_r50_fpn_1x_coco")
-    path = tmp_path_factory.mktemp("configs") / "mask_rcnn_r18_3cls.py"
+    path = tmp_path_factory.mktemp("configs") / "mask_rcnn_r18.py"
     path.write_text(f'_base_ = "{base}"\n'
-                    "model = dict(backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512]),\n"
-                    "             roi_head=dict(bbox_head=dict(num_classes=3), mask_head=dict(num_classes=3)))\n")
+                    "model = dict(backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512]))\n")
     return str(path)
 
 
@@ -78,15 +78,15 @@ def test_without_the_roi_align_rewrite_the_model_is_invalid(cli, tmp_path, mask_
 
 
 def test_faster_rcnn_at_opset_11(cli, tmp_path):
-    """The same two-stage code without a mask head: Faster R-CNN (bundled config, R18, 3 classes) exports at opset 11,
-    where RoIAlign goes through the built-in roi_align_aligned rewrite, and equals MMDetection's predict."""
+    """The same two-stage code without a mask head: Faster R-CNN (bundled config, R18, 80 classes) exports at opset
+    11, where RoIAlign goes through the built-in roi_align_aligned rewrite, and equals MMDetection's predict; with
+    random weights it detects on every verification input (issue 17.1: inconclusive before, nothing detected)."""
     from deploybridge_mmdet.config import resolve_config
 
     base = resolve_config("faster_rcnn/faster-rcnn_r50_fpn_1x_coco")
-    config = tmp_path / "faster_rcnn_r18_3cls.py"
+    config = tmp_path / "faster_rcnn_r18.py"
     config.write_text(f'_base_ = "{base}"\n'
-                      "model = dict(backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512]),\n"
-                      "             roi_head=dict(bbox_head=dict(num_classes=3)))\n")
+                      "model = dict(backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512]))\n")
     out = tmp_path / "frcnn"
     result = cli("convert", "--plugin", "mmdet", "--config", config, "--random-weights", "--input-shape", SHAPE,
                  "--opset", "11", "--out", out)
@@ -95,5 +95,5 @@ def test_faster_rcnn_at_opset_11(cli, tmp_path):
     assert [o["name"] for o in manifest["outputs"]] == ["boxes", "scores", "labels"]
     fired = {r["name"] for r in manifest["rewrites"] if r["calls"]}
     assert {"mmcv_roi_align_torchvision", "roi_align_aligned"} <= fired
-    assert manifest["framework_parity"]["passed"]
-    assert sum(r["framework_count"] for r in manifest["framework_parity"]["inputs"]) >= 10
+    assert manifest["framework_parity"]["passed"] and manifest["verification"]["inconclusive"] is None
+    assert min(r["framework_count"] for r in manifest["framework_parity"]["inputs"]) >= 1

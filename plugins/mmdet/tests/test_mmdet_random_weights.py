@@ -1,0 +1,124 @@
+"""--random-weights in the mmdet family (issue 17.1, 17.8, 17.9): every head the family accepts detects something on
+every verification input, exactly as MMDetection's own predict does with the same (calibrated) weights; the heads are
+calibrated on images verification never uses; an architecture the family does not convert is refused from its
+config, in one line naming it, before anything is built."""
+import pytest
+
+from conftest import assert_one_line_error, assert_same_detections
+
+pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
+
+SHAPE = (1, 3, 256, 320)
+R18 = "backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512])"
+FASTER = "faster_rcnn/faster-rcnn_r50_fpn_1x_coco"
+# one bundled config per head the family accepts (80 COCO classes), ResNet-50 swapped for ResNet-18: the classifier
+# being calibrated is the same
+HEADS = {
+    "RetinaHead": ("retinanet/retinanet_r18_fpn_1x_coco", ""),
+    "RetinaSepBNHead": ("nas_fpn/retinanet_r50_fpn_crop640-50e_coco", R18),
+    "FreeAnchorRetinaHead": ("free_anchor/freeanchor_r50_fpn_1x_coco", R18),
+    "PISARetinaHead": ("pisa/retinanet-r50_fpn_pisa_1x_coco", R18),
+    "Shared2FCBBoxHead": (FASTER, R18),
+    # four 3x3 convs on every RoI: 300 proposals instead of 1000 keep it to a few seconds
+    "Shared4Conv1FCBBoxHead": (FASTER, R18 + ", roi_head=dict(bbox_head=dict(type='Shared4Conv1FCBBoxHead')),"
+                                             " test_cfg=dict(rpn=dict(max_per_img=300))"),
+    "ConvFCBBoxHead": (FASTER, R18 + ", roi_head=dict(bbox_head=dict(type='ConvFCBBoxHead', num_shared_fcs=1,"
+                                     " num_cls_fcs=1, num_reg_fcs=1))"),
+    "FCNMaskHead": ("mask_rcnn/mask-rcnn_r50_fpn_1x_coco", R18),
+}
+# the architectures issue 17.8 found crashing with exit 3 while being probed, and two near misses
+REFUSED = {
+    "DETR": "detr/detr_r18_8xb2-500e_coco",
+    "DINO": "dino/dino-4scale_r50_8xb2-12e_coco",
+    "CondInst": "condinst/condinst_r50_fpn_ms-poly-90k_coco_instance",
+    "Mask2Former": "mask2former/mask2former_r50_8xb2-lsj-50e_coco",
+    "SingleStageDetector (bbox_head SSDHead)": "ssd/ssd300_coco",
+    "YOLOX": "yolox/yolox_s_8xb8-300e_coco",
+    "CascadeRCNN": "cascade_rcnn/cascade-rcnn_r18_fpn_8xb8-amp-lsj-200e_coco",
+    "its box head is a SABLHead": "sabl/sabl-faster-rcnn_r50_fpn_1x_coco",
+}
+
+
+def _config(tmp_path, head: str) -> str:
+    from deploybridge_mmdet.config import resolve_config
+
+    base, overrides = HEADS[head]
+    if not overrides:
+        return base
+    path = tmp_path / f"{head}.py"
+    path.write_text(f'_base_ = "{resolve_config(base)}"\nmodel = dict({overrides})\n')
+    return str(path)
+
+
+def test_every_accepted_head_is_covered():
+    from deploybridge_mmdet import support
+
+    assert set(HEADS) == {*support.DENSE_HEADS, *support.BOX_HEADS, *support.MASK_HEADS}
+
+
+@pytest.mark.parametrize("head", list(HEADS))
+def test_random_weights_detect_on_every_verification_input(tmp_path, head):
+    """MMDetection's init scores every candidate ~0.01 (sigmoid) or ~1/81 (softmax), under score_thr 0.05: Faster
+    and Mask R-CNN found nothing on any input (inconclusive). Calibrated, each input has detections, and the
+    family's wrapper selects exactly what MMDetection's unmodified predict selects."""
+    import torch
+
+    from deploybridge.parity.verification import seeds_for
+    from deploybridge.records import ModelSpec
+    from deploybridge_mmdet.family import load
+    from deploybridge_mmdet.reference import mmdet_predict
+
+    config = _config(tmp_path, head)
+    spec = ModelSpec(family="mmdet", model=config, config=config, random_weights=True, input_shape=SHAPE)
+    loaded = load(spec)
+    assert head in {type(m).__name__ for m in loaded.module.modules()}
+    counts = []
+    for seed in seeds_for(spec, 3):
+        (images,) = loaded.make_inputs(seed)
+        with torch.no_grad():
+            boxes, scores, labels = (t.numpy() for t in loaded.module(images)[:3])
+        assert_same_detections(mmdet_predict(loaded.module.model, images, loaded.preprocessing), boxes, scores, labels)
+        counts.append(len(boxes))
+    assert min(counts) >= 1, counts
+
+
+def test_random_heads_are_calibrated_on_images_verification_never_uses(monkeypatch):
+    import torch
+
+    from deploybridge.parity.verification import seeds_for
+    from deploybridge.records import ModelSpec
+    from deploybridge_mmdet import calibration
+    from deploybridge_mmdet.family import load
+
+    seen = []
+    real = calibration.calibrate_random
+    monkeypatch.setattr(calibration, "calibrate_random",
+                        lambda model, module, images: (seen.extend(images), real(model, module, images))[1])
+    config = HEADS["RetinaHead"][0]
+    spec = ModelSpec(family="mmdet", model=config, config=config, random_weights=True, input_shape=SHAPE)
+    loaded = load(spec)
+    assert len(seen) == calibration.CALIBRATION_IMAGES
+    for seed in seeds_for(spec, 3):
+        (images,) = loaded.make_inputs(seed)
+        assert not any(torch.equal(images, image) for image in seen)
+
+
+def test_unsupported_architectures_are_refused_before_building(cli, tmp_path, monkeypatch):
+    """Each used to crash while being probed (exit 3, 'internal error'), or to convert post-processing the wrapper
+    does not reproduce. Now: exit 2, one line naming the architecture and what the family converts, nothing
+    built (MODELS.build never called), nothing written."""
+    from deploybridge_mmdet.compat import import_mmdet_models
+
+    import_mmdet_models()
+    from mmdet.registry import MODELS
+
+    built = []
+    real = MODELS.build
+    monkeypatch.setattr(MODELS, "build", lambda cfg, *a, **kw: (built.append(cfg), real(cfg, *a, **kw))[1])
+    for name, config in REFUSED.items():
+        out = tmp_path / config.split("/")[0]
+        result = cli("convert", "--plugin", "mmdet", "--config", config, "--random-weights", "--out", out)
+        assert_one_line_error(result, 2, name)
+        assert "which the mmdet family does not convert" in result.err and "RetinaHead" in result.err, result.err
+        assert "StandardRoIHead" in result.err and not out.exists()
+    assert built == []
