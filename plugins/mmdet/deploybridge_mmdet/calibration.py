@@ -28,15 +28,24 @@ def _rows(out: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def outputs_per_image(layer: torch.nn.Module, run: Callable, images: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """``layer``'s outputs while ``run(image)`` runs, per image (all the calls on one image: heads run per level)."""
-    seen: list[list[torch.Tensor]] = []
-    handle = layer.register_forward_hook(lambda _m, _args, out: seen[-1].append(_rows(out.detach())))
+    return outputs_of([layer], run, images)[0]
+
+
+@torch.no_grad()
+def outputs_of(layers: Sequence[torch.nn.Module], run: Callable, images: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """For each of ``layers``, its outputs per image, all from one ``run`` per image."""
+    seen: list[list[list[torch.Tensor]]] = [[] for _ in layers]
+    handles = [layer.register_forward_hook(lambda _m, _args, out, k=k: seen[k][-1].append(_rows(out.detach())))
+               for k, layer in enumerate(layers)]
     try:
         for image in images:
-            seen.append([])
+            for calls in seen:
+                calls.append([])
             run(image)
     finally:
-        handle.remove()
-    return [torch.cat(calls) for calls in seen if calls]
+        for handle in handles:
+            handle.remove()
+    return [[torch.cat(calls) for calls in per_layer if calls] for per_layer in seen]
 
 
 @torch.no_grad()
@@ -57,6 +66,12 @@ def shift_sigmoid(layer: torch.nn.Module, per_image: list[torch.Tensor], thresho
     ``margin`` above the threshold's logit."""
     kth = min(float(v.flatten().topk(min(target, v.numel())).values[-1]) for v in per_image)
     layer.bias.add_(math.log(threshold / (1 - threshold)) - kth + margin)
+
+
+@torch.no_grad()
+def shift_median(layer: torch.nn.Module, per_image: list[torch.Tensor], value: float) -> None:
+    """Shift ``layer``'s bias so that the median of its outputs over the calibration images is ``value``."""
+    layer.bias.add_(value - float(torch.cat(per_image).flatten().median()))
 
 
 @torch.no_grad()

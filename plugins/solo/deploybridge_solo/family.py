@@ -31,30 +31,6 @@ def shapes_image(shape, seed: int):
     return bgr_tensor(shapes.image_for_seed(seed, shape[2], shape[3]))
 
 
-def calibrate_random_head(model, images, pre: dict, candidates: int = 150) -> None:
-    """Random weights made non-degenerate: MMDetection initialises the class conv's bias to a prior probability of
-    0.01, so a random SOLO head finds nothing (measured). Shift that bias so that about ``candidates`` (point,
-    class) scores of the example image pass score_thr: enough instances to compare, fewer than nms_pre."""
-    import math
-
-    import torch
-
-    from deploybridge_mmdet.dense import Normalise
-
-    head = model.mask_head
-    logits = []
-    hook = head.conv_cls.register_forward_hook(lambda module, args, out: logits.append(out.detach().reshape(-1)))
-    try:
-        with torch.no_grad():
-            head(model.extract_feat(Normalise(pre)(images)))
-    finally:
-        hook.remove()
-    kth = torch.cat(logits).topk(candidates).values[-1]
-    thr = float(head.test_cfg.score_thr)
-    with torch.no_grad():
-        head.conv_cls.bias += math.log(thr / (1 - thr)) - float(kth)
-
-
 def mmdeploy_export(model, pre: dict, inputs: tuple, path, opset: int, dynamic: bool) -> None:
     """--exporter mmdeploy: MMDeploy's own SOLO conversion, given this family's input and outputs."""
     from deploybridge_mmdet import mmdeploy_export as peer
@@ -74,6 +50,8 @@ def load(spec: ModelSpec) -> LoadedModel:
     import torch
 
     from deploybridge_mmdet import config as cfgmod
+    from deploybridge_mmdet.calibration import CALIBRATION_IMAGES
+    from deploybridge_solo import calibration
     from deploybridge_mmdet.family import example_images
     from deploybridge_mmdet.reference import mmdet_predict
     from deploybridge_solo.graph import SOLOGraph, variant_of
@@ -98,7 +76,8 @@ def load(spec: ModelSpec) -> LoadedModel:
         raise DeployError(f"--option placement={placement}: choose one of {', '.join(PLACEMENTS)}")
     make_inputs = (lambda seed: (shapes_image(shape, seed),)) if shapes else (lambda seed: (example_images(shape, seed),))
     if not weights:
-        calibrate_random_head(model, make_inputs(calibration_seeds(spec.seed, 1)[0])[0], pre)  # not a verification input
+        calibration.calibrate_random_head(  # on images verification never uses
+            model, [make_inputs(seed)[0] for seed in calibration_seeds(spec.seed, CALIBRATION_IMAGES)], pre)
     return LoadedModel(
         module=SOLOGraph(model.eval(), pre, placement).eval(),
         input_names=["images"],
