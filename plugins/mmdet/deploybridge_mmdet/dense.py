@@ -62,12 +62,14 @@ class DenseDetector(torch.nn.Module):
             score = cls[0].permute(1, 2, 0).reshape(-1, classes).sigmoid().reshape(-1)
             deltas = reg[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)
             top, index = top_candidates(score, self.nms_pre)
-            keep = top > self.score_thr
-            top, index = top[keep], index[keep]
             anchor = torch.div(index, classes, rounding_mode="floor")
-            boxes.append(head.bbox_coder.decode(prior[anchor], deltas[anchor], max_shape=(height, width)))
-            scores.append(top)
-            labels.append(index % classes)
+            # decoded before the score threshold: a level with no candidate above it would hand the coder zero boxes,
+            # and its reshape to (count, -1) cannot infer -1 from zero elements (ONNX Runtime fails the input)
+            decoded = head.bbox_coder.decode(prior[anchor], deltas[anchor], max_shape=(height, width))
+            keep = top > self.score_thr
+            boxes.append(decoded[keep])
+            scores.append(top[keep])
+            labels.append((index % classes)[keep])
         boxes, scores, labels = torch.cat(boxes), torch.cat(scores), torch.cat(labels)
         keep = batched_nms(boxes, scores, labels, self.iou)[: self.max_per_img]
         return boxes[keep], scores[keep], labels[keep]
