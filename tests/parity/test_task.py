@@ -1,7 +1,8 @@
 """Task parity for detections with masks: matched detections are compared by the one mask IoU (parity.task.mask_iou)."""
 import numpy as np
 
-from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, detection_parity, mask_iou
+from deploybridge.parity.matching import mask_iou
+from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, detection_parity
 
 
 def _masks(*boxes, size=20):

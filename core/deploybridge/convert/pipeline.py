@@ -102,10 +102,9 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
     with staging as tmp:
         with timed("load"):
             loaded = load_model(family, spec)
-            reference = reference_runner(loaded, spec)
             if opts.inputs:  # image paths stand in for seeds everywhere (parity.user_inputs)
                 loaded = accepting_images(loaded)
-                reference = reference_runner(loaded, spec)
+            reference = reference_runner(loaded, spec)
             seeds = [*opts.inputs, *seeds_for(spec, opts.num_inputs if opts.num_inputs is not None else 0 if opts.inputs else 3)]
             reference(seeds[0])  # fails early, with the input shape in the message, if the model rejects it
         exporter = opts.exporter or loaded.default_exporter

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deploybridge.parity.task import box_iou
+from deploybridge.parity.matching import box_iou
 
 
 @dataclass

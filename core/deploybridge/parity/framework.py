@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from deploybridge.parity.task import box_iou, greedy_match, mask_iou
+from deploybridge.parity.matching import box_iou, greedy_match, mask_iou
 
 THRESHOLDS = {"match_iou": 0.95, "min_matched_fraction": 0.99, "max_score_deviation": 1e-3}
 

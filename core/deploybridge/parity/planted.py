@@ -59,7 +59,7 @@ def plant(name: str, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
         flat[k, region] = ~flat[k, region] if masks.dtype == np.bool_ else 1.0 - flat[k, region]
         out["masks"] = flat.reshape(masks.shape)
     elif name == "label_swap":
-        target[0] = target[0] + 1 if target[0] + 1 != target[0] else target[0] - 1
+        target[0] += 1  # a class the object was not given
     elif name == "box_shift":
         target[0, [0, 2]] += 2.0
     else:

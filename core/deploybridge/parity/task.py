@@ -11,7 +11,6 @@ from typing import Mapping
 
 import numpy as np
 
-from deploybridge.parity.matching import box_iou, greedy_match, mask_iou  # noqa: F401  (older import path)
 from deploybridge.parity.tasks import dense, detection, embedding, keypoints, mask_instances
 from deploybridge.records import Task
 

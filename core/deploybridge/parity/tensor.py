@@ -73,7 +73,7 @@ def match_rows(ref_boxes: np.ndarray, got_boxes: np.ndarray, ref_labels=None, go
 
 def match_masks(ref_masks: np.ndarray, got_masks: np.ndarray, ref_labels=None, got_labels=None) -> np.ndarray:
     """The same for mask-only outputs (SOLO): greedy on 1 - mask IoU."""
-    from deploybridge.parity.task import mask_iou
+    from deploybridge.parity.matching import mask_iou
 
     return _greedy_pairs(1.0 - mask_iou(ref_masks, got_masks) + _label_cost(ref_labels, got_labels))
 

@@ -227,11 +227,15 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
 
     if manifest is None:
         manifest = artifact.read_manifest(folder)
+    declared = [o["name"] for o in manifest["outputs"]]
+    if plant:  # before the model is rebuilt: an unknown name or an output the artifact lacks is a one-line error
+        from deploybridge.parity.planted import check_plant
+
+        check_plant(plant, declared)
     spec = ModelSpec.from_json(manifest["spec"])
     backend = resolve_backend(host, backend_name or manifest["backend"]["name"])
     family = resolve_family(host, spec, manifest["plugin"]["name"])
     loaded = load_model(family, spec)
-    declared = [o["name"] for o in manifest["outputs"]]
     if declared != loaded.output_names:
         raise DeployError(f"artifact outputs {declared} differ from what family '{family.name}' declares now {loaded.output_names}; re-run `deploy convert`")
     if tolerance is None:
@@ -241,9 +245,8 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     options = {**manifest["backend"].get("options", {}), **(backend_options or {})}
     runner = segments.load(backend, Path(folder), manifest, options, host.host_ops())
     if plant:
-        from deploybridge.parity.planted import check_plant, planted_runner
+        from deploybridge.parity.planted import planted_runner
 
-        check_plant(plant, declared)
         runner = planted_runner(runner, plant)
     seeds, gone = _inputs_to_check(manifest["verification"]["seeds"], inputs)
     if any(isinstance(s, str) for s in seeds):

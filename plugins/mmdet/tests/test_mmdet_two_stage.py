@@ -30,7 +30,7 @@ def test_wrapper_equals_mmdetection_predict(mask_rcnn_config):
     import torch
 
     from deploybridge.records import ModelSpec
-    from deploybridge.parity.task import mask_iou
+    from deploybridge.parity.matching import mask_iou
     from deploybridge_mmdet.family import load
     from deploybridge_mmdet.reference import mmdet_predict
 

@@ -8,7 +8,7 @@ from typing import Mapping
 
 import numpy as np
 
-from deploybridge.parity.matching import greedy_match, interior_flips, mask_iou
+from deploybridge.parity.matching import binary, greedy_match, interior_flips, mask_iou
 
 BOUNDS = {
     "iou_match": 0.5,              # overlap for two objects to be the same object
@@ -55,8 +55,7 @@ def compare_masks(ref: np.ndarray, got: np.ndarray, pairs: list[tuple[int, int]]
                   bounds: Mapping[str, float]) -> tuple[dict, list[str]]:
     """Mask IoU and interior flips of each pair's masks."""
     ious = [float(mask_iou(ref[i:i + 1], got[j:j + 1])[0, 0]) for i, j in pairs]
-    area = lambda mask: max(int(np.count_nonzero(mask > 0.5 if mask.dtype != np.bool_ else mask)), 1)  # noqa: E731
-    flips = [interior_flips(ref[i], got[j]) / area(ref[i]) for i, j in pairs]
+    flips = [interior_flips(ref[i], got[j]) / max(int(np.count_nonzero(binary(ref[i]))), 1) for i, j in pairs]
     m = {"mean_mask_iou": float(np.mean(ious)) if ious else 1.0, "min_mask_iou": float(np.min(ious)) if ious else 1.0,
          "max_interior_flip_fraction": float(max(flips, default=0.0))}
     failures = []
