@@ -250,6 +250,13 @@ class Backend:
     how to install it. ``build(onnx_path, out_dir, options)`` writes engine files
     and returns their names; ``load(artifact_dir, manifest, options)`` returns a
     runner ``dict[name, ndarray] -> dict[name, ndarray]``.
+
+    ``build_from_module(loaded, example, out_dir, options)``, when given, is called
+    instead of ``build``: the backend compiles the PyTorch module itself
+    (``loaded``: the :class:`LoadedModel`, ``example``: its inputs as tensors by
+    name), e.g. TorchScript. ``model.onnx`` is still exported and kept as the
+    inspectable reference. ``precisions``: what ``--fp16`` / ``--int8`` may ask of
+    this backend ("fp32" always).
     """
 
     name: str
@@ -260,6 +267,8 @@ class Backend:
     version: Callable[[], str | None] = lambda: None
     order: int = 100
     owner: str = ""
+    build_from_module: Callable[..., list[str]] | None = None
+    precisions: tuple[str, ...] = ("fp32",)
 
 
 @dataclass(frozen=True)

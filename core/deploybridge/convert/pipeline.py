@@ -138,11 +138,14 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
 
             onnx.save(model, str(onnx_path))
         with timed("build"):
-            engine_files = segments.build(backend, onnx_path, tmp, dict(opts.backend_options))
+            if backend.build_from_module is not None:  # e.g. TorchScript: compiled from the module, model.onnx kept
+                engine_files = backend.build_from_module(loaded, loaded.make_inputs(seeds[0]), tmp, dict(opts.backend_options))
+            else:
+                engine_files = segments.build(backend, onnx_path, tmp, dict(opts.backend_options))
         with timed("verify"):
             tolerances = tolerances_for(loaded.outputs, opts.tolerance)
             if opts.tolerance is None:
-                float16 = any(p.name == "to_fp16" for p in selected)
+                float16 = any(p.name == "to_fp16" for p in selected) or bool(opts.backend_options.get("fp16"))
                 tolerances = noise.verification_tolerances(loaded, seeds, reference, tolerances, float16)
             runner = segments.load(backend, tmp, {}, dict(opts.backend_options), host.host_ops())
             # the same checks `deploy verify` runs: other shapes and framework parity included
