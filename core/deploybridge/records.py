@@ -60,6 +60,8 @@ class ModelSpec:
     input_shape: tuple[int, ...] | None = None
     config: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # --dynamic: {"axes": ["height", "width"], "min": [...] | None, "max": [...] | None} (deploybridge.convert.dynamic)
+    dynamic: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -71,6 +73,7 @@ class ModelSpec:
             "input_shape": list(self.input_shape) if self.input_shape else None,
             "config": self.config,
             "options": dict(self.options),
+            "dynamic": dict(self.dynamic) if self.dynamic else None,
         }
 
     @classmethod
@@ -85,6 +88,7 @@ class ModelSpec:
             input_shape=tuple(shape) if shape else None,
             config=data.get("config"),
             options=dict(data.get("options") or {}),
+            dynamic=data.get("dynamic") or None,
         )
 
 

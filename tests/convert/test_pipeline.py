@@ -19,7 +19,7 @@ def test_convert_writes_complete_artifact_and_verify_rechecks(cli, tiny, tmp_pat
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "report.json"]
     m = json.loads((out / "manifest.json").read_text())
     assert m["spec"] == {"family": "tiny", "model": "tiny-net", "weights": None, "random_weights": True, "seed": 0,
-                         "input_shape": None, "config": None, "options": {}}
+                         "input_shape": None, "config": None, "options": {}, "dynamic": None}
     assert [o["name"] for o in m["outputs"]] == ["features"] and m["outputs"][0]["shape"] == [1, 4, 32, 32]
     assert m["inputs"] == [{"name": "images", "dtype": "float32", "shape": [1, 3, 32, 32]}]
     assert m["export"]["exporter"] == "legacy" and m["export"]["opset"] == 17 and m["export"]["reason"] == "test family"

@@ -10,7 +10,7 @@ from deploybridge.errors import DeployError
 from deploybridge.records import Tolerance
 
 
-def parse_shape(text: str | None) -> tuple[int, ...] | None:
+def parse_shape(text: str | None, flag: str = "--input-shape") -> tuple[int, ...] | None:
     if text is None:
         return None
     try:
@@ -18,7 +18,7 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
     except ValueError:
         dims = ()
     if not dims or any(d <= 0 for d in dims) or not 2 <= len(dims) <= 5:
-        raise DeployError(f"malformed --input-shape '{text}'; expected 2-5 positive integers such as 1,3,320,320")
+        raise DeployError(f"malformed {flag} '{text}'; expected 2-5 positive integers such as 1,3,320,320")
     return dims
 
 
@@ -61,3 +61,10 @@ def backend_options(threads: int | None, providers: Sequence[str]) -> dict[str, 
     if providers:
         options["providers"] = list(providers)
     return options
+
+
+def dynamic_request(axes: str | None, min_shape: str | None, max_shape: str | None) -> dict | None:
+    """--dynamic AXES [--min-shape S] [--max-shape S] -> ModelSpec.dynamic (deploybridge.convert.dynamic)."""
+    from deploybridge.convert import dynamic
+
+    return dynamic.request(dynamic.parse_axes(axes), parse_shape(min_shape, "--min-shape"), parse_shape(max_shape, "--max-shape"))

@@ -20,7 +20,9 @@ def _fmt(x: float | None) -> str:
 def _input_label(check) -> str:
     """The input's seed, and its size where it is not the export's (the other shapes of a dynamic export)."""
     name = Path(check.seed).name if isinstance(check.seed, str) else str(check.seed)  # an --inputs image: its file name
-    return name + (f" at {'x'.join(map(str, check.input_shape[2:]))}" if check.input_shape else "")
+    shape = list(check.input_shape or [])
+    shown = shape if shape and shape[0] != 1 else shape[2:]  # a batch is shown; one image by its size
+    return name + (f" at {'x'.join(map(str, shown))}" if shape else "")
 
 
 def verification_table(v: Verification) -> Table:

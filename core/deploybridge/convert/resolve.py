@@ -41,7 +41,9 @@ def resolve_backend(host: Host, name: str) -> Backend:
 def load_model(family: Family, spec: ModelSpec) -> LoadedModel:
     if family.models and spec.model not in family.models:
         raise DeployError(f"unknown model '{spec.model}' for family '{family.name}'{did_you_mean(spec.model, family.models)}; known: {', '.join(family.models)}")
-    return with_task_checked(family, family.load(spec))
+    from deploybridge.convert.dynamic import with_dynamic
+
+    return with_dynamic(with_task_checked(family, family.load(spec)), spec.dynamic, family.name)
 
 
 def with_task_checked(family: Family, loaded: LoadedModel) -> LoadedModel:

@@ -190,7 +190,14 @@ def host_op_for(node, host_ops: Mapping[str, Any]):
 def load(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[str, Any],
          host_ops: Mapping[str, Any] | None = None) -> Callable[[dict], dict]:
     """A ``dict -> dict`` runner for the artifact in ``folder``, host steps included (``host_ops``: by op type;
-    default the built-in ones)."""
+    default the built-in ones); an input the manifest says it does not take is refused in one line."""
+    from deploybridge.runtime.input_check import checked
+
+    return checked(_engines_and_host_steps(backend, folder, manifest, options, host_ops), manifest)
+
+
+def _engines_and_host_steps(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[str, Any],
+                            host_ops: Mapping[str, Any] | None) -> Callable[[dict], dict]:
     import onnx
     from onnx import numpy_helper
 

@@ -129,6 +129,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         input_names=["images"],
         outputs=outputs,
         make_inputs=lambda seed: (make_image(seed, shape),),
+        make_inputs_at=lambda seed, at: (make_image(seed, tuple(at)),),
         default_exporter="legacy",
         exporter_reason=LEGACY_REASON[entry.task],
         dynamic_axes=dynamic,

@@ -23,12 +23,18 @@ def convert(
     exporter: Optional[str] = typer.Option(None, "--exporter", help="legacy (TorchScript-based) or dynamo; default: the family's choice."),
     opset: int = typer.Option(17, "--opset", help="ONNX opset to export."),
     input_shape: Optional[str] = typer.Option(None, "--input-shape", help="Input shape N,C,H,W (default: the family's)."),
+    dynamic: Optional[str] = typer.Option(None, "--dynamic", help="Input axes left free in the export: a comma list of"
+                                          " batch, height, width; verified at --min-shape, the input shape and --max-shape."),
+    min_shape: Optional[str] = typer.Option(None, "--min-shape", help="With --dynamic: smallest input N,C,H,W (default:"
+                                            " batch 1, H and W three quarters of the input's, on a multiple of 32)."),
+    max_shape: Optional[str] = typer.Option(None, "--max-shape", help="With --dynamic: largest input N,C,H,W (default:"
+                                            " batch 4, H and W one and a half times the input's, on a multiple of 32)."),
     option: List[str] = typer.Option([], "--option", help="Family option KEY=VALUE (repeatable), e.g. num_classes=5."),
     passes: List[str] = typer.Option([], "--pass", help="Run this graph pass too (repeatable; see `deploy rewrites`)."),
     truncate_nms: bool = typer.Option(False, "--truncate-nms", help="Run NonMaxSuppression on the host (NumPy) instead of in the"
                                       " engine: the graph is cut into segments around every NMS (pass truncate_before_nms)."),
-    fp16: bool = typer.Option(False, "--fp16", help="Convert the compute-heavy ops to float16 (pass to_fp16); inputs and"
-                              " outputs stay float32 and tolerances are scaled to float16's rounding."),
+    fp16: bool = typer.Option(False, "--fp16", help="Convert the compute-heavy ops to float16 (pass to_fp16; --backend torchscript casts"
+                              " the whole module instead); inputs and outputs stay float32 and tolerances are scaled to float16's rounding."),
     fp16_io: bool = typer.Option(False, "--fp16-io", help="With --fp16: float16 inputs and outputs too (callers may keep"
                                  " passing float32: the backend casts)."),
     no_rewrite: List[str] = typer.Option([], "--no-rewrite", help="Do not apply this rewrite (repeatable)."),
@@ -73,7 +79,8 @@ def convert(
     if weights and Path(weights).exists():
         weights = str(Path(weights).resolve())  # `deploy verify` may run from another folder
     spec = ModelSpec(family=family or "", model=model, weights=weights, random_weights=random_weights, seed=seed,
-                     input_shape=cli_options.parse_shape(input_shape), config=config, options=cli_options.parse_options(option))
+                     input_shape=cli_options.parse_shape(input_shape), config=config, options=cli_options.parse_options(option),
+                     dynamic=cli_options.dynamic_request(dynamic, min_shape, max_shape))
     opts = pipeline.ConvertOptions(
         out=out, force=force, backend=backend, exporter=exporter, opset=opset, passes=[*passes, *(["truncate_before_nms"] if truncate_nms else []), *(["to_fp16"] if fp16 or fp16_io else [])],
         fp16_io=fp16_io,
@@ -86,6 +93,8 @@ def convert(
 
     artifact.check_destination(out, force)  # before loading plugins and torch
     host = Host(only=[plugin] if plugin else None)
+    if fp16 or fp16_io:
+        opts = _fp16_in_module(host, opts, fp16_io)
     stages = STAGES if eval_dataset else STAGES[:-1]
     with console.StageProgress(stages, quiet=json_out) as progress:
         result = pipeline.convert(host, spec, opts, plugin=plugin, stage=progress.stage)
@@ -112,6 +121,24 @@ def convert(
     console.err().print(f"kept UNVERIFIED for debugging in {result.artifact}{beside} (`deploy run` and `deploy threshold`"
                         " refuse it without --allow-unverified)")
     return 1
+
+
+def _fp16_in_module(host, opts, fp16_io: bool):
+    """--fp16 for a backend that compiles the PyTorch module itself (TorchScript): the backend casts the module and
+    its inputs (backend option fp16, which also scales tolerances), instead of the to_fp16 pass on model.onnx."""
+    from deploybridge.convert.resolve import resolve_backend
+    from deploybridge.errors import DeployError
+
+    chosen = resolve_backend(host, opts.backend)
+    if chosen.build_from_module is None:
+        return opts
+    if "fp16" not in chosen.precisions:
+        raise DeployError(f"backend '{chosen.name}' runs {', '.join(chosen.precisions)} only; drop --fp16")
+    if fp16_io:
+        raise DeployError(f"--fp16-io is for ONNX backends; {chosen.name} takes float32 inputs and casts them itself: use --fp16")
+    opts.passes = [p for p in opts.passes if p != "to_fp16"]
+    opts.backend_options = {**opts.backend_options, "fp16": True}
+    return opts
 
 
 def add_to(app: typer.Typer) -> None:
