@@ -7,9 +7,10 @@ from deploybridge import hookimpl
 
 @hookimpl
 def deploy_register_backends(register):
-    from deploybridge.runtime.backends import onnxruntime
+    from deploybridge.runtime.backends import onnxruntime, tensorrt
 
     register(onnxruntime.BACKEND)
+    register(tensorrt.BACKEND)
 
 
 @hookimpl
