@@ -1,4 +1,4 @@
-"""The built-in plugin (owner name ``builtin``): the ONNX Runtime backend, the graph passes in
+"""The built-in plugin (owner name ``builtin``): the ONNX Runtime, TensorRT and TorchScript backends, the graph passes in
 ``deploybridge.convert.passes``, the host NMS step (``deploybridge.runtime.host_nms``) and the known export warnings
 of torch and its exporter (``deploybridge.convert.known_warnings``). The op-rewrite library is
 its own built-in plugin, ``deploybridge_rewrites`` (owner name ``rewrites``)."""
@@ -7,10 +7,11 @@ from deploybridge import hookimpl
 
 @hookimpl
 def deploy_register_backends(register):
-    from deploybridge.runtime.backends import onnxruntime, tensorrt
+    from deploybridge.runtime.backends import onnxruntime, tensorrt, torchscript
 
     register(onnxruntime.BACKEND)
     register(tensorrt.BACKEND)
+    register(torchscript.BACKEND)
 
 
 @hookimpl
