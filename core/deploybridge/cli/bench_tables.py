@@ -2,6 +2,7 @@
 columns, plus the parity verdict and the speed-up over PyTorch eager measured in the same run)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 from rich.markup import escape
@@ -58,13 +59,18 @@ def notes(bench: ArtifactBench) -> list[str]:
 
 
 def markdown(benches: Sequence[ArtifactBench]) -> str:
-    """One Markdown table over every artifact, each row naming its model and input."""
-    head = ("model", "input") + COLUMNS
+    """One Markdown table over every artifact, each row naming its model, artifact folder and input; below it, why
+    a peak RSS is missing."""
+    head = ("model", "artifact", "input") + COLUMNS
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    missing = []
     for bench in benches:
         shape = "x".join(map(str, bench.input_shape))
+        folder = Path(bench.folder).name
         for row in bench.rows:
             runtime = row.runtime + (f" {row.version}" if row.version else "")
-            cells = [bench.model, shape, *_cells(row, runtime, row.status)]
+            cells = [bench.model, folder, shape, *_cells(row, runtime, row.status)]
             lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+            if row.rss_note:
+                missing.append(f"- {bench.model} ({folder}), {row.runtime}: peak RSS {row.rss_note}")
+    return "\n".join(lines + ([""] + missing if missing else [])) + "\n"

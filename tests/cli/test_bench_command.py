@@ -65,7 +65,7 @@ def test_table_and_markdown(cli, tiny, retina):
     md = cli("bench", retina, retina, "--backends", "missingrt", *FAST, "--no-rss", "--markdown")
     assert md.code == 0, md.err
     lines = md.out.strip().splitlines()
-    assert lines[0].startswith("| model | input | runtime | status |") and "parity" in lines[0] and "× eager" in lines[0]
+    assert lines[0].startswith("| model | artifact | input | runtime | status |") and "parity" in lines[0] and "× eager" in lines[0]
     assert len(lines) == 2 + 2 * 3  # header, rule, (eager, onnxruntime, missingrt) for each of the two folders
     assert all(line.count("|") == lines[0].count("|") for line in lines)
 

@@ -1,0 +1,181 @@
+"""Bench every embedded model on every installed backend and write benchmarks/RESULTS.md.
+
+For each model (the shapes Mask R-CNN and RetinaNet, the shapes SOLOv2, a random-weight torchvision ResNet-50 at a
+small shape) and each installed backend, at each precision the backend offers among --precisions, converts with
+`deploy convert` when the artifact is missing (artifacts/bench/<model>/<backend>-<precision>, git-ignored); then
+benches, in this one process, the model's verified artifacts with `deploy bench`'s code: the ONNX Runtime fp32
+artifact also on every other installed backend that runs its plain model.onnx (the raw runtime on the plain
+export), every other artifact on its own backend. Each artifact gets its PyTorch eager row timed in the same
+interleaved run, so every ratio compares numbers measured together.
+
+    flock /tmp/db-heavy.lock .venv/bin/python benchmarks/bench_embedded.py [--runs 20] [--warmup 3] [--threads 2]
+        [--only MODEL] [--precisions fp32,int8] [--force]
+
+RESULTS.md records the machine (CPU model, cores, threads), versions, date and this exact command, the conversions
+(exit code and verification line; a failed one is listed, not benched) and one Markdown table of every bench.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MODELS = {  # name -> deploy convert arguments
+    "shapes_maskrcnn": ["--plugin", "torchvision", "--model", "shapes_maskrcnn"],
+    "shapes_retinanet": ["--plugin", "torchvision", "--model", "shapes_retinanet"],
+    "solov2_shapes": ["--plugin", "solo", "--model", "solov2_shapes"],
+    "resnet50": ["--plugin", "torchvision", "--model", "resnet50", "--random-weights", "--input-shape", "1,3,160,160"],
+}
+REFERENCE = ("onnxruntime", "fp32")  # the plain export: benched on every installed backend that can load it
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", choices=list(MODELS), action="append", help="bench only this model (repeatable)")
+    parser.add_argument("--precisions", default="fp32,int8", help="precisions to convert at, where a backend offers them")
+    parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench", help="where the artifacts are kept")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--force", action="store_true", help="convert again even where an artifact exists")
+    return parser.parse_args(argv)
+
+
+def installed_backends():
+    """Every registered backend that is usable here, and the one-line reason of each that is not."""
+    from deploybridge.plugins import Host, availability
+
+    host = Host()
+    usable, missing = {}, {}
+    for name, backend in host.backends().items():
+        reason = availability(backend)
+        if reason:
+            missing[name] = reason
+        else:
+            usable[name] = backend
+    return host, usable, missing
+
+
+def variants(usable: dict, precisions: list[str]) -> list[tuple[str, str]]:
+    """(backend, precision) pairs: fp32 on every installed backend, other precisions where the backend offers them."""
+    pairs = [REFERENCE] if "onnxruntime" in usable else []
+    for name, backend in usable.items():
+        for p in precisions:
+            if (p == "fp32" or p in backend.precisions) and (name, p) not in pairs:
+                pairs.append((name, p))
+    return pairs
+
+
+def convert(model: str, backend: str, precision: str, out: Path, force: bool) -> dict:
+    """`deploy convert` unless the verified artifact is there; returns what the conversion said."""
+    folder = out / model / f"{backend}-{precision}"
+    if (folder / "manifest.json").is_file() and not force:
+        summary = json.loads((folder / "manifest.json").read_text())["verification"]["summary"]
+        return {"model": model, "backend": backend, "precision": precision, "folder": folder, "code": 0,
+                "line": f"(converted earlier) verification {summary}"}
+    flags = [] if precision == "fp32" else [f"--{precision}"]
+    cmd = [str(Path(sys.executable).parent / "deploy"), "convert", *MODELS[model], "--backend", backend, *flags,
+           "--out", str(folder), "--force"]
+    print(f"convert {model} for {backend} {precision} ...", flush=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    said = [ln for ln in done.stdout.splitlines() if ln.startswith("verification")]
+    line = said[-1] if said else (done.stderr.strip().splitlines() or ["no output"])[-1]
+    print(f"  exit {done.returncode}: {line[:200]}", flush=True)
+    return {"model": model, "backend": backend, "precision": precision, "folder": folder, "code": done.returncode,
+            "line": line}
+
+
+def bench_model(host, conversions: list[dict], usable: dict, args) -> list:
+    from deploybridge.runtime.bench import BenchSettings, bench_artifact
+
+    settings = BenchSettings(runs=args.runs, warmup=args.warmup, threads=args.threads)
+    results = []
+    for c in conversions:
+        if c["code"] != 0:
+            continue
+        others = [n for n in usable if n != c["backend"]] if (c["backend"], c["precision"]) == REFERENCE else []
+        print(f"bench {c['folder']} on {', '.join([c['backend'], *others])} ...", flush=True)
+        result = bench_artifact(host, c["folder"], others, settings, lambda line: print(f"  {line}", flush=True))
+        # a backend that has its own artifact below need not also say it cannot load this one
+        own = {d["backend"] for d in conversions if d["code"] == 0}
+        result.rows = [r for r in result.rows if not (r.status.startswith("cannot load") and r.runtime in own)]
+        results.append(result)
+    return results
+
+
+def machine(threads: int) -> list[str]:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor() or "unknown")
+    return [f"- CPU: {cpu}, {os.cpu_count()} cores visible; {threads} threads for PyTorch and every backend",
+            f"- OS: {platform.platform()}; Python {platform.python_version()}"]
+
+
+def versions(usable: dict) -> str:
+    import importlib.metadata as md
+
+    names = ["deploybridge", "torch", "torchvision", "onnx"]
+    found = [f"{n} {md.version(n)}" for n in names if _has(md, n)]
+    for name, backend in usable.items():
+        try:
+            found.append(f"{name} {backend.version()}")
+        except Exception:  # a version is for the record; a plugin bug there must not lose the results
+            found.append(f"{name} (version unknown)")
+    return "- versions: " + ", ".join(found)
+
+
+def _has(md, name: str) -> bool:
+    try:
+        md.version(name)
+        return True
+    except md.PackageNotFoundError:
+        return False
+
+
+def write_results(path: Path, argv: list[str], args, conversions: list[dict], missing: dict, results: list,
+                  usable: dict) -> None:
+    from deploybridge.cli.bench_tables import markdown
+
+    command = "flock /tmp/db-heavy.lock .venv/bin/python benchmarks/bench_embedded.py " + shlex.join(argv)
+    lines = ["# Benchmarks of the embedded models", "",
+             "Written by `benchmarks/bench_embedded.py`; re-run it to refresh this page (numbers are from one machine,"
+             " one run).", "",
+             f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+             *machine(args.threads), versions(usable),
+             f"- command: `{command.strip()}`",
+             f"- timing: {args.runs} runs after {args.warmup} warm-up, runtimes interleaved run by run; × eager is the"
+             " PyTorch eager median over the runtime's median from the same run; peak RSS is measured in a separate"
+             " process per runtime (load + the same runs)", ""]
+    if missing:
+        lines += ["Backends not installed here: " + "; ".join(f"{n} ({why})" for n, why in missing.items()), ""]
+    lines += ["## Conversions", "", "| model | backend | precision | exit | verification |", "|---|---|---|---|---|"]
+    lines += [f"| {c['model']} | {c['backend']} | {c['precision']} | {c['code']} | {c['line'].replace('|', '/')} |"
+              for c in conversions]
+    lines += ["", "## Speed, size, parity, memory", "", markdown(results)]
+    path.write_text("\n".join(lines))
+    print(f"wrote {path}")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    host, usable, missing = installed_backends()
+    pairs = variants(usable, [p.strip() for p in args.precisions.split(",") if p.strip()])
+    conversions, results = [], []
+    for model in args.only or list(MODELS):
+        done = [convert(model, b, p, args.out, args.force) for b, p in pairs]
+        conversions += done
+        results += bench_model(host, done, usable, args)
+    write_results(args.results, argv, args, conversions, missing, results, usable)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
