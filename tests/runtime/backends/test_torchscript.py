@@ -46,6 +46,7 @@ def test_classifier_converts_and_verifies(cli, tmp_path):
     assert cli("verify", out).code == 0
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 def test_fp16_casts_the_module_and_its_inputs(cli, tmp_path):
     import torch
 
@@ -121,3 +122,10 @@ def test_onnx_artifact_cannot_run_as_torchscript(cli, tiny, tmp_path):
     assert_one_line_error(cli("verify", out, "--backend", "torchscript"), contains="has no model.pt (it was built for onnxruntime)")
     with pytest.raises(DeployError, match="convert with `deploy convert --backend torchscript`"):
         BACKEND.build(out / "model.onnx", tmp_path, {})
+
+
+def test_fp16_io_is_refused(cli, tmp_path):
+    # the runner takes float32 and casts; float16 model inputs are an ONNX-backend notion
+    result = cli(*CLASSIFIER, "--backend", "torchscript", "--fp16-io", "--out", tmp_path / "io")
+    assert_one_line_error(result, contains="--fp16-io is for ONNX backends")
+    assert not (tmp_path / "io").exists()
