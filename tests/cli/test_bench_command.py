@@ -76,12 +76,16 @@ def test_unverified_refused_unless_allowed(cli, retina, tmp_path):
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["verified"] = False  # manifest.json carries no checksum of its own
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    assert_one_line_error(cli("bench", copy, *FAST), 2, contains="is unverified")
+    refused = cli("bench", retina, copy, *FAST)  # every folder is checked before the first is benched
+    assert_one_line_error(refused, 2, contains="is unverified")
+    assert refused.out == "" and "timing" not in refused.err
     allowed = cli("bench", copy, "--runs", "1", "--warmup", "0", "--no-rss", "--json", "--allow-unverified")
     assert allowed.code == 0 and "warning:" in allowed.err and "is unverified" in allowed.err
     assert json.loads(allowed.out)[0]["warning"]
 
 
 def test_missing_folder_and_unknown_backend(cli, retina, tmp_path):
-    assert_one_line_error(cli("bench", retina, tmp_path / "nope"), 2, contains="no such artifact folder")
+    missing = cli("bench", retina, tmp_path / "nope")
+    assert_one_line_error(missing, 2, contains="no such artifact folder")
+    assert missing.out == "" and "timing" not in missing.err
     assert_one_line_error(cli("bench", retina, "--backends", "onnxruntim", *FAST), 2, contains="did you mean")

@@ -152,20 +152,29 @@ def _backend(host: Host, name: str, folder: Path, manifest: dict, settings: Benc
     return _Candidate(row, lambda: runner(inputs), worker=worker)
 
 
-def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), settings: BenchSettings = BenchSettings(),
-                   on_progress: Callable[[str], None] | None = None) -> ArtifactBench:
-    """Bench one artifact folder: eager and each backend (the artifact's own, plus ``backends``)."""
-    import torch
-
+def checked_manifest(folder: Path, allow_unverified: bool) -> tuple[dict, str | None]:
+    """(manifest, warning): every file checked against its checksum, an unverified artifact refused (exit 2) unless
+    ``allow_unverified`` (then the warning line says it was used anyway)."""
     from deploybridge.convert import artifact
     from deploybridge.convert.manifest import require_verified
+
+    manifest = artifact.read_manifest(folder)
+    return manifest, require_verified(manifest, Path(folder), allow_unverified)
+
+
+def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), settings: BenchSettings = BenchSettings(),
+                   on_progress: Callable[[str], None] | None = None,
+                   checked: tuple[dict, str | None] | None = None) -> ArtifactBench:
+    """Bench one artifact folder: eager and each backend (the artifact's own, plus ``backends``). ``checked``:
+    :func:`checked_manifest`'s answer, when the caller checked every folder before benching any."""
+    import torch
+
     from deploybridge.convert.resolve import load_model, resolve_family
     from deploybridge.parity.verification import reference_runner, verify
     from deploybridge.records import ModelSpec, Tolerance
 
     folder = Path(folder)
-    manifest = artifact.read_manifest(folder)
-    warning = require_verified(manifest, folder, settings.allow_unverified)
+    manifest, warning = checked or checked_manifest(folder, settings.allow_unverified)
     names = backend_names(host, manifest["backend"]["name"], backends)
     spec = ModelSpec.from_json(manifest["spec"])
     loaded = load_model(resolve_family(host, spec, manifest["plugin"]["name"]), spec)

@@ -32,21 +32,20 @@ def bench(
     from deploybridge.cli import bench_tables, console
     from deploybridge.errors import DeployError
     from deploybridge.plugins import Host
-    from deploybridge.runtime.bench import BenchSettings, bench_artifact
+    from deploybridge.runtime.bench import BenchSettings, bench_artifact, checked_manifest
 
-    missing = [str(f) for f in folders if not f.is_dir()]
-    if missing:  # before anything loads: a typo in the last folder must not cost the benches of the others
-        raise DeployError(f"{missing[0]}: no such artifact folder; give the --out folder of a `deploy convert` run")
     if json_out and markdown_out:
         raise DeployError("--json and --markdown both print the results; pick one")
+    # every folder checked before any is benched: a typo or an unverified artifact last must not cost the others' time
+    checked = [checked_manifest(folder, allow_unverified) for folder in folders]
     names = [n.strip() for n in (backends or "").split(",") if n.strip()]
     settings = BenchSettings(runs=runs, warmup=warmup, threads=threads, rss=not no_rss, allow_unverified=allow_unverified)
     quiet = json_out or markdown_out
     progress = (lambda line: None) if quiet else (lambda line: console.err().print(f"… {line}", markup=False))
     host = Host()
     results = []
-    for folder in folders:
-        result = bench_artifact(host, folder, names, settings, progress)
+    for folder, manifest in zip(folders, checked):
+        result = bench_artifact(host, folder, names, settings, progress, manifest)
         if result.warning:
             console.err().print(f"warning: {result.warning}", markup=False)
         results.append(result)
