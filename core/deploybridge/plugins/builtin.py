@@ -1,17 +1,18 @@
-"""The built-in plugin (owner name ``builtin``): the ONNX Runtime, TensorRT and TorchScript backends, the graph passes in
-``deploybridge.convert.passes``, the host NMS step (``deploybridge.runtime.host_nms``) and the known export warnings
-of torch and its exporter (``deploybridge.convert.known_warnings``). The op-rewrite library is
-its own built-in plugin, ``deploybridge_rewrites`` (owner name ``rewrites``)."""
+"""The built-in plugin (owner name ``builtin``): the ONNX Runtime, OpenVINO, TorchScript and TensorRT backends, the
+graph passes in ``deploybridge.convert.passes``, the host NMS step (``deploybridge.runtime.host_nms``) and the known
+export warnings of torch and its exporter (``deploybridge.convert.known_warnings``). The op-rewrite library is its own
+built-in plugin, ``deploybridge_rewrites`` (owner name ``rewrites``)."""
 from deploybridge import hookimpl
 
 
 @hookimpl
 def deploy_register_backends(register):
-    from deploybridge.runtime.backends import onnxruntime, tensorrt, torchscript
+    from deploybridge.runtime.backends import onnxruntime, openvino, torchscript, tensorrt
 
     register(onnxruntime.BACKEND)
-    register(tensorrt.BACKEND)
+    register(openvino.BACKEND)
     register(torchscript.BACKEND)
+    register(tensorrt.BACKEND)
 
 
 @hookimpl

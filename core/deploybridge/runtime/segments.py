@@ -122,7 +122,7 @@ def describe(model, host_ops: Mapping[str, Any] | None = None) -> list[dict] | N
     return rows
 
 
-def segment_model(model, step: Step, types: Mapping[str, int]):
+def segment_model(model, step: Step, types: Mapping[str, int], ranks: Mapping[str, int | None] | None = None):
     from onnx import helper
 
     used = set().union(*(_consumed(n) for n in step.nodes))
@@ -133,7 +133,7 @@ def segment_model(model, step: Step, types: Mapping[str, int]):
                           " (a host op's output?); a host op's symbolic must set its outputs' types (setType)")
     graph = helper.make_graph(
         constants + step.nodes, f"segment_{step.stage}",
-        [helper.make_tensor_value_info(n, types[n], None) for n in step.inputs],
+        [_input_info(model, n, types[n], (ranks or {}).get(n)) for n in step.inputs],
         [helper.make_tensor_value_info(n, types[n], None) for n in step.outputs],
         initializer=[i for i in model.graph.initializer if i.name in used],
     )
@@ -141,8 +141,24 @@ def segment_model(model, step: Step, types: Mapping[str, int]):
     return helper.make_model(graph, opset_imports=opsets, ir_version=model.ir_version)
 
 
+def _input_info(model, name: str, elem_type: int, rank: int | None):
+    """A segment input: the graph input's own type, else the inferred rank with every dim unknown. OpenVINO's ONNX
+    frontend refuses a Conv whose input rank is unknown; dims stay open, a count after a host step is data-dependent."""
+    from onnx import helper
+
+    declared = {i.name: i for i in model.graph.input}
+    if name in declared:
+        return declared[name]
+    return helper.make_tensor_value_info(name, elem_type, None if rank is None else [None] * rank)
+
+
 def tensor_types(model) -> dict[str, int]:
     """Element type of every tensor, inferred with the host nodes read as the ONNX ops they stand for."""
+    return {name: elem_type for name, (elem_type, _) in tensor_signatures(model).items()}
+
+
+def tensor_signatures(model) -> dict[str, tuple[int, int | None]]:
+    """(element type, rank or None) of every tensor, inferred with the host nodes read as the ONNX ops they stand for."""
     import onnx
 
     probe = onnx.ModelProto()
@@ -152,7 +168,8 @@ def tensor_types(model) -> dict[str, int]:
             node.op_type, node.domain = "NonMaxSuppression", ""
     inferred = onnx.shape_inference.infer_shapes(probe)
     values = list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
-    return {v.name: v.type.tensor_type.elem_type for v in values}
+    return {v.name: (v.type.tensor_type.elem_type,
+                     len(v.type.tensor_type.shape.dim) if v.type.tensor_type.HasField("shape") else None) for v in values}
 
 
 def build(backend, onnx_path: Path, out_dir: Path, options: Mapping[str, Any]) -> list[str]:
@@ -162,13 +179,15 @@ def build(backend, onnx_path: Path, out_dir: Path, options: Mapping[str, Any]) -
     model = onnx.load(str(onnx_path))
     if not has_host_steps(model):
         return backend.build(onnx_path, out_dir, options)
-    types = tensor_types(model)
+    signatures = tensor_signatures(model)
+    types = {name: elem_type for name, (elem_type, _) in signatures.items()}
+    ranks = {name: rank for name, (_, rank) in signatures.items()}
     files: list[str] = []
     engines = [s for s in plan(model) if s.host is None]
     for k, step in enumerate(engines):
         folder = out_dir / SEGMENTS / str(k)
         folder.mkdir(parents=True)
-        onnx.save(segment_model(model, step, types), str(folder / "model.onnx"))
+        onnx.save(segment_model(model, step, types, ranks), str(folder / "model.onnx"))
         files.append(f"{SEGMENTS}/{k}/model.onnx")
         files += [f"{SEGMENTS}/{k}/{f}" for f in backend.build(folder / "model.onnx", folder, options)]
     return files
