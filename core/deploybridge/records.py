@@ -236,7 +236,9 @@ class HostOp:
     ``name`` is the ONNX op type of the node that stands for it in the artifact's
     graph (domain ``deploybridge``). ``run(inputs, attributes)`` gets the node's
     inputs as NumPy arrays (None for an empty input name) and its attributes as
-    a dict, and returns one array per node output.
+    a dict, and returns one array per node output. ``semantics`` says exactly what
+    it computes, tensor by tensor, for someone reimplementing it without
+    deploybridge: each artifact's README.md quotes it (deploybridge.convert.artifact_readme).
     """
 
     name: str
@@ -244,6 +246,7 @@ class HostOp:
     description: str = ""
     order: int = 100
     owner: str = ""
+    semantics: str = ""
 
 
 @dataclass(frozen=True)

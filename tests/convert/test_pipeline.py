@@ -16,7 +16,7 @@ def test_convert_writes_complete_artifact_and_verify_rechecks(cli, tiny, tmp_pat
     result = convert(cli, out)
     assert result.code == 0, result.err
     assert "verification PASSED" in result.out and str(out) in result.out
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "manifest.json", "model.onnx", "report.json"]
     m = json.loads((out / "manifest.json").read_text())
     assert m["spec"] == {"family": "tiny", "model": "tiny-net", "weights": None, "random_weights": True, "seed": 0,
                          "input_shape": None, "config": None, "options": {}, "dynamic": None}
@@ -144,4 +144,4 @@ def test_dynamo_exporter_selectable_and_recorded(cli, tiny, tmp_path):
     export = json.loads((out / "manifest.json").read_text())["export"]
     assert export["exporter"] == "dynamo" and export["reason"] == "chosen with --exporter"
     assert export["opset"] >= 18 and export["requested_opset"] == 18
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "report.json"]  # no external data
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "manifest.json", "model.onnx", "report.json"]  # no external data

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping, Sequence
 
 from deploybridge import __version__
-from deploybridge.convert import artifact, onnx_io, rewriting
+from deploybridge.convert import artifact, artifact_readme, onnx_io, rewriting
 from deploybridge.convert import warning_triage as triage
 from deploybridge.convert.manifest import build_manifest
 from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
@@ -175,6 +175,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             from deploybridge.runtime.draw import draw_comparison
 
             draw_comparison(reference, runner, seeds[0], loaded, tmp / "report.png")
+        artifact_readme.write(tmp, manifest, host.host_ops())  # how to run it without deploybridge
         artifact.finish(tmp, manifest, report)  # the manifest last: it lists every other file with its checksum
     result = ConvertResult(staging.published, manifest, report, verification, evaluation)
     host.notify_convert_finished(result)  # isolated: a listener that raises is reported, the others run

@@ -61,4 +61,18 @@ def _run(inputs: list, attributes: dict) -> list:
     return [non_max_suppression(*inputs, center_point_box=int(attributes.get("center_point_box", 0)))]
 
 
-HOST_OP = HostOp("HostNonMaxSuppression", _run, "ONNX NonMaxSuppression in NumPy (what --truncate-nms leaves on the host)")
+SEMANTICS = """\
+ONNX `NonMaxSuppression` (opset 11 and later), exactly. Inputs, in order:
+`boxes` float32 [B, N, 4]; `scores` float32 [B, C, N]; `max_output_boxes_per_class` int64 [1] (absent or 0: nothing
+is kept); `iou_threshold` float32 [1] (absent: 0); `score_threshold` float32 [1] (absent: no score filter).
+Attribute `center_point_box` (absent: 0): 0 = each box is two opposite corners [y1, x1, y2, x2] in either order
+(normalise to min/max per axis), 1 = [x_center, y_center, width, height] (corners: centre -/+ half the size).
+For each batch b, then each class c: the candidates are the boxes whose score is strictly greater than
+`score_threshold`, sorted by decreasing score (equal scores: lower box index first). Repeat: keep the first
+candidate, then remove from the candidates every box whose IoU with it is strictly greater than `iou_threshold`;
+stop when no candidate is left or `max_output_boxes_per_class` boxes are kept. IoU = intersection area / union
+area, taken as 0 when either box has zero area. Output `selected_indices` int64 [K, 3]: one row (b, c, box index)
+per kept box, ordered by batch, then class, then the order they were kept in."""
+
+HOST_OP = HostOp("HostNonMaxSuppression", _run, "ONNX NonMaxSuppression in NumPy (what --truncate-nms leaves on the host)",
+                 semantics=SEMANTICS)
