@@ -136,7 +136,7 @@ Tensors run_onnx(Ort::Env& ort_env, const std::string& path, Tensors& env) {
   Tensors result;
   for (size_t i = 0; i < outputs.size(); ++i) {  // outputs[i] is output_names[i]
     Ort::TensorTypeAndShapeInfo info = outputs[i].GetTensorTypeAndShapeInfo();
-    const uint8_t* data = static_cast<const uint8_t*>(outputs[i].GetTensorRawData());
+    const uint8_t* data = static_cast<const uint8_t*>(outputs[i].GetTensorMutableRawData());
     size_t bytes = info.GetElementCount() * element_size(info.GetElementType());
     result[output_names[i]] = Tensor{info.GetElementType(), info.GetShape(), std::vector<uint8_t>(data, data + bytes)};
   }
