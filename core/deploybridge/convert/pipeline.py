@@ -141,7 +141,9 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             if backend.build_from_module is not None:  # e.g. TorchScript: compiled from the module, model.onnx kept
                 engine_files = backend.build_from_module(loaded, loaded.make_inputs(seeds[0]), tmp, dict(opts.backend_options))
             else:
-                engine_files = segments.build(backend, onnx_path, tmp, dict(opts.backend_options))
+                # a --dynamic export's min/opt/max: the range a backend with optimisation profiles (TensorRT) builds for
+                dynamic = {"dynamic": loaded.preprocessing["dynamic"]} if "dynamic" in loaded.preprocessing else {}
+                engine_files = segments.build(backend, onnx_path, tmp, {**opts.backend_options, **dynamic})
         with timed("verify"):
             tolerances = tolerances_for(loaded.outputs, opts.tolerance)
             if opts.tolerance is None:

@@ -85,6 +85,21 @@ def test_profile_shapes_from_the_dynamic_record(tmp_path):
     assert trt_backend.profile_ranges({"profiles": given, "dynamic": dynamic}, "images")["images"]["max"] == [1, 3, 96, 96]
 
 
+def test_build_takes_the_profile_from_the_dynamic_record(tmp_path):
+    """What convert passes for a --dynamic export (the pipeline adds preprocessing.dynamic to the build options):
+    without it the free dims are refused by name; with it the build gets past the profile to TensorRT itself."""
+    path = tmp_path / "model.onnx"
+    model_with([helper.make_node("Relu", ["images"], ["y"])], [image_input(["batch", 3, "height", "width"])],
+               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], path)
+    with pytest.raises(DeployError, match="free dimension.s. batch, height, width"):
+        trt_backend.BACKEND.build(path, tmp_path, {})
+    if trt_backend.BACKEND.unavailable() is None:
+        pytest.skip("TensorRT is installed here: the engine tests build it")
+    dynamic = {"axes": ["batch", "height", "width"], "min": [1, 3, 32, 32], "opt": [1, 3, 64, 64], "max": [4, 3, 96, 96]}
+    with pytest.raises(ImportError, match="tensorrt"):
+        trt_backend.BACKEND.build(path, tmp_path, {"dynamic": dynamic})
+
+
 @pytest.mark.parametrize("inputs, profiles, says", [
     ([("images", [1, 3, "height", 64])], {}, "free dimension(s) height"),
     ([("2730", [None, 3])], {}, "data-dependent dimension(s) dim 0"),
