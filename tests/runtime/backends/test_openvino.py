@@ -137,3 +137,84 @@ def test_maskrcnn_converts_once_paste_masks_is_rewritten(cli, tmp_path):
     assert result.code == 0, result.err
     max_abs, matched = _worst(_manifest(tmp_path / "m")["verification"]["details"])
     assert matched == 1.0 and max_abs < 1e-3  # measured with the rewrite: 3.4e-05
+
+
+# -- the engine on small graphs: precision, threads, weights in memory --------------------------------------------
+def _constant_graph(folder, op: str, width: int):
+    """x [1, width] -> op(x, w): MatMul (w [width, width]) or Add (w [1, width]), random float32 weights."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = (width, width) if op == "MatMul" else (1, width)
+    weight = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    graph = helper.make_graph([helper.make_node(op, ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, width])],
+                              initializer=[numpy_helper.from_array(weight, "w")])
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(folder / "model.onnx"))
+    return weight
+
+
+def test_fp16_compresses_the_weights_and_fp32_keeps_them(tmp_path):
+    from deploybridge.runtime.backends.openvino import BACKEND
+
+    x = np.random.default_rng(1).standard_normal((1, 64)).astype(np.float32)
+    results = {}
+    for name, options in (("fp32", {}), ("fp16", {"fp16": True})):
+        weight = _constant_graph(tmp_path / name, "MatMul", 64)
+        assert BACKEND.build(tmp_path / name / "model.onnx", tmp_path / name, options)[:2] == ["openvino.xml", "openvino.bin"]
+        got = BACKEND.load(tmp_path / name, {}, options)({"x": x.astype(np.float64)})["y"]  # cast to float32 by the runner
+        results[name] = (float(np.abs(got - x @ weight).max()), (tmp_path / name / "openvino.bin").stat().st_size)
+    assert results["fp32"][1] == 64 * 64 * 4 and results["fp16"][1] == 64 * 64 * 2  # bytes of weights
+    # measured: 3.8e-06 (float32 rounding) and 3.9e-03 (float16 weights, |y| up to 20)
+    assert results["fp32"][0] < 1e-4 < results["fp16"][0] < 2e-2
+
+
+def test_threads_and_float32_reach_the_cpu_plugin(tmp_path):
+    from deploybridge.runtime.backends.openvino import read_and_compile
+
+    _constant_graph(tmp_path, "MatMul", 8)
+    _, compiled = read_and_compile(tmp_path / "model.onnx", {"threads": 1})
+    assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 1
+    assert str(compiled.get_property("INFERENCE_PRECISION_HINT")) in ("f32", "<Type: 'float32'>")
+
+
+REBUILD_WHILE_LOADED = """
+import sys, numpy as np
+from pathlib import Path
+from deploybridge.runtime.backends.openvino import BACKEND
+folder = Path(sys.argv[1])
+run = BACKEND.load(folder, {}, {})
+x = np.ones((1, 1 << 20), np.float32)
+before = run({"x": x})["y"]
+(folder / "openvino.bin").write_bytes(b"")  # what rebuilding into the folder does first
+print(float(np.abs(run({"x": x})["y"] - before).max()))
+"""
+
+
+def test_a_runner_survives_its_ir_being_rewritten(tmp_path):
+    """Weights are read into memory: with OpenVINO's default mmap, the Add's constant is read from the mapped file and
+    truncating it (convert --force, or the precision search rebuilding the folder) killed the process (SIGBUS, 135)."""
+    import subprocess
+    import sys
+
+    from deploybridge.runtime.backends.openvino import BACKEND
+
+    _constant_graph(tmp_path, "Add", 1 << 20)  # 4 MiB: small constants are copied at compile time either way
+    BACKEND.build(tmp_path / "model.onnx", tmp_path, {})
+    done = subprocess.run([sys.executable, "-c", REBUILD_WHILE_LOADED, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    assert float(done.stdout.strip()) == 0.0
+
+
+def test_unavailable_names_the_install(monkeypatch):
+    import sys
+
+    from deploybridge.runtime.backends.openvino import BACKEND
+
+    assert BACKEND.unavailable() is None
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
+    assert BACKEND.unavailable() == "openvino is not installed; run `pip install openvino` in this environment"
+    assert BACKEND.version() is None

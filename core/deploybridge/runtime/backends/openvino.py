@@ -53,6 +53,10 @@ def read_and_compile(path: Path, options: Mapping[str, Any]):
     import openvino as ov
 
     core = ov.Core()
+    # weights read into memory, not mmapped: a compiled model reads its constants from the mapped openvino.bin, and
+    # a rebuild into the same folder (convert --force, the precision search's fp16 round) truncating that file while a
+    # runner is alive killed the process with SIGBUS (tests/runtime/backends/test_openvino.py)
+    core.set_property({"ENABLE_MMAP": False})
     try:
         model = core.read_model(str(path))
     except Exception as exc:  # the ONNX frontend: an op it has no converter for, a malformed graph

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from deploybridge.errors import DeployError
 
-# "While validating ONNX node '<Node(Loop): res_append.7>': ..."
+# "While validating ONNX node '<Node(Loop): res_append.7>': ..." (OpenVINO names a node by its first output)
 _NODE = re.compile(r"ONNX node '<Node\((?P<op>[^)]*)\): (?P<name>[^>]*)>'")
 # "No conversion rule found for operations: Foo, Bar" (the frontend has no converter for an op at all)
 _NO_RULE = re.compile(r"No conversion rule found for operations: (?P<ops>[^\n]+)")
@@ -58,10 +58,11 @@ def refusal(exc: Exception, path: Path, stage: str, version: str | None) -> Depl
     reason = _reason(text)
     unranked = _unranked_inputs(Path(path))
     if unranked and "rank" in reason:
-        return DeployError(f"{head} {where}: input {unranked[0]} has no declared rank ({reason}); the engine segments"
-                           " were cut by an older deploybridge: re-run `deploy convert` to re-cut them")
+        fix = ("its engine segments were cut by an older deploybridge: re-run `deploy convert` to re-cut them"
+               if "segments" in Path(path).parts else "declare the input's rank in the ONNX graph")
+        return DeployError(f"{head} {where}: input {unranked[0]} has no declared rank ({reason}); {fix}")
     if node:
         op, name = node.group("op"), node.group("name")
         advice = _ADVICE.get(op, DEFAULT_ADVICE)
-        return DeployError(f"{head} the {op} node '{name}' in {where} ({stage}): {reason}; {advice}")
+        return DeployError(f"{head} the {op} node (output '{name}') in {where} ({stage}): {reason}; {advice}")
     return DeployError(f"{head} {where} ({stage}): {reason}; {DEFAULT_ADVICE}")
