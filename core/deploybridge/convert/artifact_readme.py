@@ -91,11 +91,14 @@ def _shape(dims: Any) -> str:
 
 def _model_section(m: Mapping[str, Any]) -> list[str]:
     spec, export = m.get("spec") or {}, m.get("export") or {}
-    weights = "random (--random-weights, seed %s)" % spec.get("seed") if spec.get("random_weights") else spec.get("weights") or "the family's default"
-    rows = [("family", f"{spec.get('family')} (plugin {(m.get('plugin') or {}).get('name')} {(m.get('plugin') or {}).get('version') or ''})".strip()),
+    plugin, backend = m.get("plugin") or {}, m.get("backend") or {}
+    weights = (f"random (--random-weights, seed {spec.get('seed')})" if spec.get("random_weights")
+               else spec.get("weights") or "the family's default")
+    files = ", ".join(backend.get("files") or []) or "model.onnx itself"
+    rows = [("family", f"{spec.get('family')} (plugin {plugin.get('name')} {plugin.get('version') or ''})".strip()),
             ("model", spec.get("model")), ("weights", weights), ("task", m.get("task") or "not declared"),
             ("exported with", f"{export.get('exporter')} exporter, ONNX opset {export.get('opset')}"),
-            ("built for", f"{(m.get('backend') or {}).get('name')} (files: {', '.join((m.get('backend') or {}).get('files') or []) or 'model.onnx itself'})")]
+            ("built for", f"{backend.get('name')} (files: {files})")]
     if m.get("categories"):
         rows.append(("classes", ", ".join(f"{i} `{c}`" for i, c in enumerate(m["categories"]))))
     if m.get("passes"):
