@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@echo "installing $(TORCH) and deploybridge into $(VENV) ..."
 	@$(PIP) install $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
 	@$(PIP) install -e . $(addprefix -e ,$(PLUGINS)) pytest $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
+	@# OpenVINO (--backend openvino): a CPU wheel with no torch dependency (2026.4.1 served here)
+	@$(PIP) install openvino 2>&1 | grep -v "^WARNING: Location" || true
 	@# MMDetection without compiling mmcv (mmcv-lite + deploybridge's mmcv layer), then MMDeploy --no-deps (the peer
 	@# exporter, --exporter mmdeploy); keeps the torch above
 	@$(BIN)/deploy install mmdeploy
-	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, mmdet; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, mmdet, openvino; assert torch.__version__.startswith('2.14.1'), torch.__version__"
 	@touch $@
 
 install: $(STAMP)

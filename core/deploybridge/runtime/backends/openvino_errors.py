@@ -21,7 +21,8 @@ _NOISE = re.compile(r"^(Exception from |Check '|FrontEnd API failed|Model wasn't
 # what to do, by the refused op type; the default names the portable way forward
 _ADVICE = {
     "Loop": "OpenVINO cannot infer a loop whose carried tensor grows (torchvision's paste-masks loop); convert with"
-            " --backend onnxruntime, or with a rewrite that replaces the loop by a vectorised form",
+            " --backend onnxruntime, or with a rewrite that replaces the loop by a vectorised form (paste_masks does"
+            " for torchvision's; see `deploy rewrites`)",
 }
 DEFAULT_ADVICE = ("convert with --backend onnxruntime, or add a rewrite or graph pass that replaces the op"
                   " (docs/backends.md, OpenVINO)")
@@ -48,7 +49,8 @@ def _unranked_inputs(path: Path) -> list[str]:
 def refusal(exc: Exception, path: Path, stage: str, version: str | None) -> DeployError:
     """One line: OpenVINO <version> refuses <op> node '<name>' in <file> (<stage>): <reason>; <what to do>."""
     text = str(exc)
-    where = f"{Path(path).parent.name}/{Path(path).name}"
+    parts = Path(path).parts  # the file within the artifact: model.onnx, or segments/<k>/model.onnx
+    where = "/".join(parts[-3:]) if len(parts) >= 3 and parts[-3] == "segments" else Path(path).name
     head = f"OpenVINO {version or ''} refuses".replace("  ", " ")
     no_rule = _NO_RULE.search(text)
     if no_rule:
