@@ -42,6 +42,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--pause-ms", type=float, default=50.0, help="pause after every run (deploy bench --pause-ms)")
     parser.add_argument("--only", choices=list(MODELS), action="append", help="bench only this model (repeatable)")
     parser.add_argument("--precisions", default="fp32,int8", help="precisions to convert at, where a backend offers them")
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench", help="where the artifacts are kept")
@@ -97,7 +98,7 @@ def convert(model: str, backend: str, precision: str, out: Path, force: bool) ->
 def bench_model(host, conversions: list[dict], usable: dict, args) -> list:
     from deploybridge.runtime.bench import BenchSettings, bench_artifact
 
-    settings = BenchSettings(runs=args.runs, warmup=args.warmup, threads=args.threads)
+    settings = BenchSettings(runs=args.runs, warmup=args.warmup, threads=args.threads, pause_ms=args.pause_ms)
     results = []
     for c in conversions:
         if c["code"] != 0:
@@ -151,7 +152,8 @@ def write_results(path: Path, argv: list[str], args, conversions: list[dict], mi
              f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
              *machine(args.threads), versions(usable),
              f"- command: `{command.strip()}`",
-             f"- timing: {args.runs} runs after {args.warmup} warm-up, runtimes interleaved run by run; × eager is the"
+             f"- timing: {args.runs} runs after {args.warmup} warm-up, runtimes interleaved run by run with a"
+             f" {args.pause_ms:g} ms pause after each run (`deploy bench --pause-ms`); × eager is the"
              " PyTorch eager median over the runtime's median from the same run; peak RSS is measured in a separate"
              " process per runtime (load + the same runs)", ""]
     if missing:

@@ -16,11 +16,16 @@ def _candidate(name, times=(), log=None):
 
 
 def test_interleaved_run_by_run():
+    import time
+
     log = []
     a, b = _candidate("a", log=log), _candidate("b", log=log)
-    interleave([a, b], warmup=2, runs=3)
+    start = time.perf_counter()
+    interleave([a, b], warmup=2, runs=3, pause_s=0.01)
     assert log == ["a", "b"] * 5  # warm-up rounds, then each run: every runtime once, in turn
     assert len(a.times_ms) == len(b.times_ms) == 3  # warm-up not timed
+    assert time.perf_counter() - start >= 10 * 0.01  # a pause after every run, warm-up included
+    assert max(a.times_ms + b.times_ms) < 5  # and outside the timed span
 
 
 def test_statistics_and_speedup():

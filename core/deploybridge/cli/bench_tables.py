@@ -31,7 +31,7 @@ def _kind(status: str) -> str:
 def _title(bench: ArtifactBench) -> str:
     shape = "x".join(map(str, bench.input_shape))
     return (f"{bench.model} ({bench.folder}), input {shape} seed {bench.input_seed}, {bench.threads} threads,"
-            f" {bench.runs} runs after {bench.warmup} warm-up, interleaved")
+            f" {bench.runs} runs after {bench.warmup} warm-up, interleaved, {bench.pause_ms:g} ms pause after each")
 
 
 def rich_table(bench: ArtifactBench) -> Table:

@@ -30,6 +30,7 @@ class BenchSettings:
     warmup: int = 3
     threads: int | None = None  # None: torch's default thread count, given to every backend too
     rss: bool = True  # measure peak RSS in a separate process per runner
+    pause_ms: float = 50.0  # after every run, so one runtime's spinning threads do not slow the next (settle)
     allow_unverified: bool = False
 
 
@@ -62,6 +63,7 @@ class ArtifactBench:
     threads: int
     runs: int
     warmup: int
+    pause_ms: float
     rows: list[BenchRow] = field(default_factory=list)
     warning: str | None = None    # --allow-unverified used on an unverified artifact
 
@@ -200,7 +202,7 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
             candidates.append(_backend(host, name, folder, manifest, settings, threads, check, inputs))
         if on_progress:
             on_progress(f"{folder}: timing {sum(c.run is not None for c in candidates)} runtimes, {settings.runs} runs each")
-        interleave([c for c in candidates if c.run is not None], settings.warmup, settings.runs)
+        interleave([c for c in candidates if c.run is not None], settings.warmup, settings.runs, settings.pause_ms / 1000)
     finally:
         torch.set_num_threads(before)
     summarise(candidates, batch=int(inputs[loaded.input_names[0]].shape[0]))
@@ -211,21 +213,36 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
             on_progress(f"{folder}: peak RSS, one process per runtime")
         measure_peak_rss(folder, manifest, inputs, candidates, settings.runs, threads)
     return ArtifactBench(str(folder), f"{spec.family}/{spec.model}", list(inputs[loaded.input_names[0]].shape), seed,
-                         threads, settings.runs, settings.warmup, [c.row for c in candidates], warning)
+                         threads, settings.runs, settings.warmup, settings.pause_ms, [c.row for c in candidates], warning)
 
 
-def interleave(candidates: Sequence[_Candidate], warmup: int, runs: int) -> None:
-    """Warm-up rounds, then ``runs`` rounds, each running every candidate once in turn; times kept per candidate."""
+def interleave(candidates: Sequence[_Candidate], warmup: int, runs: int, pause_s: float = 0.0) -> None:
+    """Warm-up rounds, then ``runs`` rounds, each running every candidate once in turn; times kept per candidate.
+    Each run is followed by a pause of ``pause_s`` (:func:`settle`: why)."""
     import time
 
     for _ in range(warmup):
         for c in candidates:
             c.run()
+            settle(pause_s)
     for _ in range(runs):
         for c in candidates:
             start = time.perf_counter()
             c.run()
             c.times_ms.append((time.perf_counter() - start) * 1000.0)
+            settle(pause_s)
+
+
+def settle(pause_s: float) -> None:
+    """The pause after every run, before the next runtime starts. Runtimes' worker threads keep spinning after a run
+    returns (ONNX Runtime's intra-op pool ~30 ms), slowing whatever runs next; a long idle slows the next run too
+    (CPU idle states). Measured here (PyTorch eager on shapes_retinanet right after ONNX Runtime, 2 threads, 2 cores;
+    eager alone: 14 ms): no pause 27-31 ms, 10-20 ms pauses 26-42 ms, 40-50 ms 14.2-14.9 ms, 100-200 ms 20-24 ms.
+    Hence the 50 ms default (``--pause-ms``)."""
+    import time
+
+    if pause_s > 0:
+        time.sleep(pause_s)
 
 
 def summarise(candidates: Sequence[_Candidate], batch: int = 1) -> None:

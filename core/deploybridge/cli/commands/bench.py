@@ -15,6 +15,8 @@ def bench(
                                            " artifact's own backend is always benched."),
     runs: int = typer.Option(20, "--runs", min=1, help="Timed runs per runtime."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed warm-up runs per runtime."),
+    pause_ms: float = typer.Option(50.0, "--pause-ms", min=0, help="Pause after every run, so one runtime's spinning"
+                                   " worker threads do not slow the next (measured: 50 ms; 0 for none)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Threads for PyTorch and every backend (default: torch's)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     markdown_out: bool = typer.Option(False, "--markdown", help="Print the results as one Markdown table."),
@@ -39,7 +41,8 @@ def bench(
     # every folder checked before any is benched: a typo or an unverified artifact last must not cost the others' time
     checked = [checked_manifest(folder, allow_unverified) for folder in folders]
     names = [n.strip() for n in (backends or "").split(",") if n.strip()]
-    settings = BenchSettings(runs=runs, warmup=warmup, threads=threads, rss=not no_rss, allow_unverified=allow_unverified)
+    settings = BenchSettings(runs=runs, warmup=warmup, threads=threads, rss=not no_rss, pause_ms=pause_ms,
+                             allow_unverified=allow_unverified)
     quiet = json_out or markdown_out
     progress = (lambda line: None) if quiet else (lambda line: console.err().print(f"… {line}", markup=False))
     host = Host()
