@@ -26,13 +26,15 @@ def _convert(folder, name, *args, code=0):
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     """One conversion each, shared by the tests: OpenVINO plain (SOLOv2), OpenVINO segmented (RetinaNet with host NMS,
-    score_thresh 0.5 so a plain grey image finds nothing), and an ONNX Runtime RetinaNet for --backend openvino."""
+    score_thresh 0.5 so a plain grey image finds nothing), and ONNX Runtime RetinaNets, plain and cut, for
+    --backend openvino."""
     folder = tmp_path_factory.mktemp("openvino")
     return {
         "solo": _convert(folder, "solo", *SOLO, "--backend", "openvino", "--threads", "1"),
         "segmented": _convert(folder, "segmented", *RETINANET, "--truncate-nms", "--option", "score_thresh=0.5",
                               "--backend", "openvino"),
         "ort": _convert(folder, "ort", *RETINANET, "--num-inputs", "2"),
+        "ort_cut": _convert(folder, "ort_cut", *RETINANET, "--truncate-nms", "--num-inputs", "1"),
     }
 
 
@@ -104,6 +106,14 @@ def test_verify_with_openvino_on_an_onnxruntime_artifact(cli, artifacts):
     max_abs, matched = _worst(details)
     assert max_abs < 1e-3 and matched == 1.0  # measured: 3.1e-05 px on boxes
     assert sorted(p.name for p in folder.iterdir()) == before  # built in memory: nothing written into the artifact
+
+
+def test_verify_with_openvino_on_a_cut_onnxruntime_artifact(cli, artifacts):
+    """Each engine segment ONNX Runtime left is compiled by OpenVINO from its model.onnx (ranks declared by segments.py)."""
+    result = cli("verify", artifacts["ort_cut"], "--backend", "openvino", "--json")
+    assert result.code == 0, result.err
+    max_abs, matched = _worst(json.loads(result.out))
+    assert max_abs < 1e-3 and matched == 1.0
 
 
 def test_verify_with_openvino_catches_a_planted_error(cli, artifacts):

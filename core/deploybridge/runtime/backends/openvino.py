@@ -106,10 +106,7 @@ def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str,
     declared = onnx_output_names(folder)
     outputs = [(port, _port_name(port, declared)) for port in compiled.outputs]
     # cast to what the engine takes: a float16 engine fed float32 must not fail (seed 000)
-    dtypes = {_port_name(port, set()): port.get_element_type().to_dtype() for port in compiled.inputs}
-    for port in compiled.inputs:
-        for name in port.get_names():
-            dtypes[name] = port.get_element_type().to_dtype()
+    dtypes = {name: port.get_element_type().to_dtype() for port in compiled.inputs for name in port.get_names()}
     request = compiled.create_infer_request()
 
     def run(inputs: dict) -> dict:
