@@ -120,8 +120,8 @@ def _eager(loaded, seed) -> _Candidate:
     return _Candidate(BenchRow(EAGER, "ok", version=torch.__version__, size_mb=size, parity="reference"), run)
 
 
-def _backend(host: Host, name: str, folder: Path, manifest: dict, settings: BenchSettings, threads: int,
-             check: Callable[[str, Callable], Any], inputs: dict) -> _Candidate:
+def _backend(host: Host, name: str, folder: Path, manifest: dict, threads: int, check: Callable[[str, Callable], Any],
+             inputs: dict) -> _Candidate:
     """A backend's row: installed? loads the artifact? same outputs as PyTorch on the bench input? Only then timed."""
     from deploybridge.plugins import availability
     from deploybridge.runtime import segments
@@ -199,7 +199,7 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
         for name in names:
             if on_progress:
                 on_progress(f"{folder}: loading and checking {name}")
-            candidates.append(_backend(host, name, folder, manifest, settings, threads, check, inputs))
+            candidates.append(_backend(host, name, folder, manifest, threads, check, inputs))
         if on_progress:
             on_progress(f"{folder}: timing {sum(c.run is not None for c in candidates)} runtimes, {settings.runs} runs each")
         interleave([c for c in candidates if c.run is not None], settings.warmup, settings.runs, settings.pause_ms / 1000)
