@@ -7,9 +7,9 @@ at and do not matter are registered by the plugin whose code prints them
 """
 from deploybridge import hookimpl
 from deploybridge.records import Rewrite
-from deploybridge_rewrites import linspace, negative_index, roi_align_aligned
+from deploybridge_rewrites import clip_boxes, linspace, negative_index, roi_align_aligned
 
-BUILTIN_REWRITES: list[Rewrite] = [linspace.REWRITE, roi_align_aligned.REWRITE, negative_index.REWRITE]
+BUILTIN_REWRITES: list[Rewrite] = [linspace.REWRITE, roi_align_aligned.REWRITE, negative_index.REWRITE, clip_boxes.REWRITE]
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping, Sequence
 
 from deploybridge import __version__
-from deploybridge.convert import artifact, artifact_readme, onnx_io, rewriting
+from deploybridge.convert import artifact, artifact_readme, onnx_io, precision_search, rewriting
 from deploybridge.convert import warning_triage as triage
 from deploybridge.convert.manifest import build_manifest
 from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
@@ -49,6 +49,8 @@ class ConvertOptions:
     eval_dataset: str | None = None
     fp16_io: bool = False  # with the to_fp16 pass: float16 inputs and outputs too
     allow_inconclusive: bool = False  # a verification that compared nothing may pass (said loudly)
+    precision: str = "fp32"  # "fp16" / "int8": lowered after the float32 verification by convert.precision_search
+    calibration: Path | None = None  # int8 calibration images (default: the family's inputs at calibration seeds)
 
 
 @dataclass
@@ -86,6 +88,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
 
     artifact.check_destination(opts.out, opts.force)
     backend = resolve_backend(host, opts.backend)
+    precision_search.check_request(backend, opts.precision)
     family = resolve_family(host, spec, plugin)
     spec = ModelSpec(**{**spec.__dict__, "family": family.name})
     timings: dict[str, float] = {}
@@ -122,6 +125,8 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             info.triage = triage.triage(info.warnings, host.rewrites(), applied_rewrites.names, host.known_warnings())
         with timed("graph passes"):
             selected = passes_mod.select(host.graph_passes(), family.name, opts.passes, backend.name)
+            if precision_search.applies(opts, backend):  # the search lowers the verified float32 graph itself
+                selected = [p for p in selected if p.name != "to_fp16"]
             model = onnx_io.load_model(onnx_path)
             ctx = passes_mod.PassContext(family.name, backend.name, loaded.output_names, {"fp16_io": opts.fp16_io})
             model = passes_mod.run_passes(model, selected, ctx)
@@ -160,6 +165,15 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             with timed("evaluate"):
                 shape = reference(seeds[0])[0][loaded.input_names[0]].shape  # memoised: no new input
                 evaluation = ap_delta_on_dataset(loaded, runner, backend.name, opts.eval_dataset, shape)
+        lowered = None
+        if precision_search.applies(opts, backend):  # float32 above is the baseline the lowered graph is compared with
+            with timed("precision search"):
+                lowered = precision_search.search(
+                    mode=opts.precision, backend=backend, loaded=loaded, spec=spec, opts=opts, folder=tmp, seeds=seeds,
+                    reference=reference, engine_files=engine_files, fp32_runner=runner, fp32_verification=verification,
+                    fp32_evaluation=evaluation, host_ops=host.host_ops(), on_input=on_input)
+            model, engine_files, runner = lowered.model, lowered.engine_files, lowered.runner
+            verification, evaluation = lowered.verification, lowered.evaluation
         manifest = build_manifest(
             spec=spec, loaded=loaded, model=model, owner=family.owner, backend=backend, opts=opts,
             export_info=info, reason=reason, rewrites=applied_rewrites, passes=[p.name for p in selected],
@@ -172,6 +186,8 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             "ops": onnx_io.op_histogram(model),
             "verification": verification.to_json(),
         }
+        if lowered is not None:
+            lowered.annotate(manifest, report)
         if loaded.task is not None and loaded.task.finds_objects:
             report["picture"] = "report.png"
             from deploybridge.runtime.draw import draw_comparison

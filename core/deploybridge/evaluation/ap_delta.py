@@ -66,7 +66,7 @@ def torch_runner(module, output_names) -> Callable[[np.ndarray], dict]:
 
 
 def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]], input_shape, with_masks: bool,
-             preprocessing: Mapping | None = None) -> EvalResult:
+             preprocessing: Mapping | None = None, max_delta: float = MAX_DELTA_AP) -> EvalResult:
     """``runners`` map a name ("pytorch", backend) to ``run(input ndarray) -> outputs by name`` (boxes, scores,
     labels and/or masks). Each image goes through each runner as `deploy run` sends it
     (:func:`deploybridge.runtime.image_io.detect`: fed as ``preprocessing`` says, read back onto the image), and
@@ -83,7 +83,7 @@ def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]]
             out = detect(pixels, run, input_shape, preprocessing)
             results[name] += to_coco_results(img["id"], out["boxes"], out["scores"], to_category(out["labels"]),
                                              out.get("masks") if with_masks else None)
-    res = EvalResult(dataset=str(annotations), images=len(coco["images"]))
+    res = EvalResult(dataset=str(annotations), images=len(coco["images"]), max_delta=max_delta)
     for name, dets in results.items():
         res.ap[name] = {"box_ap": coco_ap(annotations, dets, "bbox")}
         if with_masks:
@@ -92,11 +92,12 @@ def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]]
     for name in others:
         for metric, value in res.ap[name].items():
             res.delta[f"{name}:{metric}"] = value - res.ap[ref_name][metric]
-    res.passed = all(abs(d) <= MAX_DELTA_AP for d in res.delta.values())
+    res.passed = all(abs(d) <= max_delta for d in res.delta.values())
     return res
 
 
-def ap_delta_on_dataset(loaded, runner: Callable[[dict], dict], backend: str, dataset: str, input_shape) -> EvalResult:
+def ap_delta_on_dataset(loaded, runner: Callable[[dict], dict], backend: str, dataset: str, input_shape,
+                        max_delta: float = MAX_DELTA_AP) -> EvalResult:
     """AP of PyTorch (``loaded``) and of the artifact (``runner``) on ``dataset``, both fed each image as `deploy run`
     feeds the artifact: the family's ``preprocessing`` (detectors and mask-only instance segmenters)."""
     outputs = set(loaded.output_names)
@@ -106,7 +107,7 @@ def ap_delta_on_dataset(loaded, runner: Callable[[dict], dict], backend: str, da
     name = loaded.input_names[0]
     runners = {"pytorch": torch_runner(loaded.module, loaded.output_names), backend: lambda x: runner({name: x})}
     with resolve_dataset(dataset, int(input_shape[2])) as annotations:
-        result = evaluate(annotations, runners, input_shape, "masks" in outputs, loaded.preprocessing)
+        result = evaluate(annotations, runners, input_shape, "masks" in outputs, loaded.preprocessing, max_delta)
     if dataset == "shapes":  # generated in a temporary folder: name it, not its path
         result.dataset = "the shapes validation split"
     return result

@@ -52,6 +52,12 @@ def missing_outputs(task: Task | str | None, names) -> list[str]:
     return [n for n in needed if n not in names] if needed else ([] if list(names) else ["(any output)"])
 
 
+def above_score(outputs: Mapping[str, np.ndarray], floor: float) -> dict:
+    """An instance task's outputs without the objects scoring below ``floor`` (every per-object array filtered)."""
+    keep = np.asarray(outputs["scores"]).reshape(-1) >= floor
+    return {k: (v[keep] if getattr(v, "ndim", 0) >= 1 and len(v) == len(keep) else v) for k, v in outputs.items()}
+
+
 def task_parity(task: Task | str | None, ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray],
                 tol: Mapping[str, float] | None = None, tie_margin: float = 0.0) -> TaskCheck | None:
     """The task's matcher on one input's reference and backend outputs; None for a model without a task."""
@@ -62,6 +68,8 @@ def task_parity(task: Task | str | None, ref: Mapping[str, np.ndarray], got: Map
     lost = missing_outputs(task, got)
     if lost:
         return TaskCheck(task.value, False, {}, [f"backend lacks the {task.value} output(s) {', '.join(lost)}"])
+    if bounds.get("min_compared_score") and task.finds_objects and "scores" in ref and "scores" in got:  # int8
+        ref, got = above_score(ref, bounds["min_compared_score"]), above_score(got, bounds["min_compared_score"])
     if task in (Task.DETECTION, Task.INSTANCE_MASKS):
         metrics, failures, _ = detection.check(ref, got, bounds, with_masks=task is Task.INSTANCE_MASKS)
     elif task is Task.MASK_INSTANCES:

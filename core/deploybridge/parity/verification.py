@@ -256,6 +256,10 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     task_tol = {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})}
     verification = run_checks(backend.name, loaded, seeds, reference_runner(loaded, spec), runner, tolerances, task_tol,
                               on_input, allow_inconclusive)
+    from deploybridge.parity import precision_gate
+
+    # an int8 artifact is gated by task parity, as its conversion was (parity.precision_gate)
+    precision_gate.judge(verification, (manifest.get("precision") or {}).get("mode", "fp32"), allow_inconclusive)
     if gone:
         verification.not_run.append(f"inputs: {len(gone)} image(s) the conversion was verified on are gone ({gone[0]}"
                                     f"{', ...' if len(gone) > 1 else ''}); pass --inputs to check other images")
@@ -267,7 +271,7 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     evaluation = None
     if eval_dataset:
         shape = [d for d in manifest["inputs"][0]["shape"]]
-        evaluation = ap_delta_on_dataset(loaded, runner, backend.name, eval_dataset, shape)
+        evaluation = ap_delta_on_dataset(loaded, runner, backend.name, eval_dataset, shape, precision_gate.max_delta_ap(manifest))
     return manifest, verification, evaluation
 
 

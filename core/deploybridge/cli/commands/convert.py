@@ -37,6 +37,10 @@ def convert(
                               " the whole module instead); inputs and outputs stay float32 and tolerances are scaled to float16's rounding."),
     fp16_io: bool = typer.Option(False, "--fp16-io", help="With --fp16: float16 inputs and outputs too (callers may keep"
                                  " passing float32: the backend casts)."),
+    int8: bool = typer.Option(False, "--int8", help="Static int8 (QDQ) after the float32 artifact verifies; nodes go back to"
+                              " float32 until task parity (and --eval's ΔAP, within 1 point) passes. ONNX-built backends."),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="With --int8: a folder of images to calibrate on,"
+                                               " fed as `deploy run` feeds them (default: the family's calibration inputs)."),
     no_rewrite: List[str] = typer.Option([], "--no-rewrite", help="Do not apply this rewrite (repeatable)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Backend intra-op threads."),
     provider: List[str] = typer.Option([], "--provider", help="ONNX Runtime execution provider (repeatable, in priority order)."),
@@ -88,6 +92,7 @@ def convert(
         backend_options=cli_options.backend_options(threads, provider), num_inputs=num_inputs, inputs=image_files(inputs),
         tolerance=cli_options.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
         task_tolerances=cli_options.task_tolerances(task_tolerance), allow_inconclusive=allow_inconclusive,
+        precision=_precision(int8, fp16 or fp16_io, calibration), calibration=calibration,
     )
     from deploybridge.convert import artifact
 
@@ -105,6 +110,10 @@ def convert(
         if triage is not None:
             console.out().print(triage)
         tables.print_verification(result.verification, result.evaluation)
+        if result.manifest.get("precision"):
+            from deploybridge.convert.precision_report import print_precision
+
+            print_precision(result.manifest["precision"])
         m = result.manifest
         console.out().print(
             f"artifact: [bold]{result.artifact}[/] ({m['spec']['family']}/{m['spec']['model']}, {m['export']['exporter']} exporter,"
@@ -139,6 +148,21 @@ def _fp16_in_module(host, opts, fp16_io: bool):
     opts.passes = [p for p in opts.passes if p != "to_fp16"]
     opts.backend_options = {**opts.backend_options, "fp16": True}
     return opts
+
+
+def _precision(int8: bool, fp16: bool, calibration: Optional[Path]) -> str:
+    """fp32, fp16 or int8 from the flags; one-line errors for flags that do not go together or a bad folder."""
+    from deploybridge.errors import DeployError
+
+    if int8 and fp16:
+        raise DeployError("--int8 and --fp16 exclude each other; give one (int8 keeps what it cannot lower in float32)")
+    if calibration is not None:
+        if not int8:
+            raise DeployError("--calibration is for --int8; add --int8 or drop --calibration")
+        from deploybridge.convert.quantize import calibration_images
+
+        calibration_images(calibration)  # a missing or empty folder fails now, before the model is loaded
+    return "int8" if int8 else "fp16" if fp16 else "fp32"
 
 
 def add_to(app: typer.Typer) -> None:

@@ -86,7 +86,9 @@ def _float16_io(graph) -> None:
 
 def to_fp16(graph, ctx=None):
     half_of: dict = {}
-    for node in [n for n in graph.nodes if n.op in FP16_OPS]:
+    # nodes the precision search gives back to float32 (deploybridge.convert.precision_search), by name
+    keep = set(ctx.options.get("fp16_keep") or ()) if ctx is not None else set()
+    for node in [n for n in graph.nodes if n.op in FP16_OPS and n.name not in keep]:
         _halve_inputs(graph, node, half_of)
         _halve_outputs(graph, node, half_of)
     if ctx is not None and ctx.options.get("fp16_io"):

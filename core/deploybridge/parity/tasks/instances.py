@@ -15,6 +15,9 @@ BOUNDS = {
     "min_matched_fraction": 0.99,  # of max(reference count, backend count)
     "max_score_deviation": 0.01,
     "min_label_agreement": 1.0,    # of the objects paired by overlap alone: a swapped class is an error
+    # objects scoring below this (in either output) are not compared: 0 compares all; int8 compares the confident
+    # ones (parity.precision_gate), since rounding moves objects near the detection threshold in and out
+    "min_compared_score": 0.0,
 }
 MASK_BOUNDS = {
     "min_mask_iou": 0.9,

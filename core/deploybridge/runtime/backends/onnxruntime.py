@@ -79,4 +79,6 @@ BACKEND = Backend(
     version=_version,
     description="ONNX Runtime (CPU by default; --provider picks execution providers)",
     order=10,
+    # int8: static QDQ from deploybridge.convert.quantize; both lowered by deploybridge.convert.precision_search
+    precisions=("fp32", "fp16", "int8"),
 )

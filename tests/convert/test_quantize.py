@@ -1,0 +1,88 @@
+"""--int8: static QDQ quantization on ONNX Runtime, calibration inputs, the one-line errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_one_line_error
+from int8_retinanet import converted
+
+
+def test_int8_shapes_retinanet_converts_verifies_and_records_delta_ap():
+    result = converted()
+    m = result.manifest
+    assert result.passed and m["verified"], m["verification"]["summary"]
+    precision = m["precision"]
+    assert precision["mode"] == "int8" and precision["passed"]
+    # the artifact is int8: QuantizeLinear/DequantizeLinear pairs around the lowered nodes
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(str(result.artifact / "model.onnx")).graph.node]
+    assert ops.count("QuantizeLinear") > 50 and ops.count("DequantizeLinear") > 50
+    # ΔAP recorded for both, within its bound: int8 1 AP point, float32 0.1
+    delta = m["evaluation"]["delta"]["onnxruntime:box_ap"]
+    assert m["evaluation"]["max_delta"] == 0.01 and abs(delta) <= 0.01, delta
+    cmp = precision["comparison"]
+    assert abs(cmp["fp32"]["delta_ap"]["onnxruntime:box_ap"]) <= 0.001
+    assert cmp["int8"]["delta_ap"]["onnxruntime:box_ap"] == delta
+    assert cmp["fp32"]["median_ms"] > 0 and cmp["int8"]["median_ms"] > 0 and cmp["speedup"] > 0
+    # task parity gates: confident objects (score >= 0.5) matched, boxes within 4 px, scores within 0.1
+    for check in m["verification"]["details"]["inputs"]:
+        metrics = check["task"]["metrics"]
+        assert check["task"]["passed"] and metrics["max_box_deviation_px"] <= 4.0 and metrics["max_score_deviation"] <= 0.1
+    assert m["task_tolerances"]["min_compared_score"] == 0.5
+
+
+def test_int8_artifact_passes_deploy_verify(cli):
+    result = converted()
+    again = cli("verify", result.artifact)
+    assert again.code == 0, again.out + again.err
+    assert "tensor parity (int8): reported, not a gate" in again.out
+
+
+def test_calibration_from_a_folder_of_images(tmp_path):
+    from deploybridge.convert.quantize import calibration
+    from deploybridge.convert.resolve import load_model, resolve_family
+    from deploybridge.evaluation.datasets.shapes import validation_image
+    from deploybridge.plugins import Host
+    from deploybridge.records import ModelSpec
+    from deploybridge.runtime.image_io import to_input
+
+    spec = ModelSpec(family="", model="shapes_retinanet")
+    loaded = load_model(resolve_family(Host(only=["torchvision"]), spec, "torchvision"), spec)
+    pixels = [validation_image(k, 160) for k in range(3)]  # not the model's 192: fed through its own resize
+    for k, p in enumerate(pixels):
+        Image.fromarray(p).save(tmp_path / f"{k}.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    calib = calibration(loaded, 0, tmp_path)
+    assert len(calib.feeds) == 3 and "3 images from" in calib.source
+    for feed, p in zip(calib.feeds, pixels):
+        expected, _ = to_input(p, (1, 3, 192, 192), loaded.preprocessing)  # what `deploy run` feeds
+        assert feed["images"].shape == (1, 3, 192, 192)
+        assert np.array_equal(feed["images"], expected)
+    seeded = calibration(loaded, 0, None)
+    assert len(seeded.feeds) == 8 and not np.array_equal(seeded.feeds[0]["images"], calib.feeds[0]["images"])
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_bad_calibration_folder_is_one_line(cli, tmp_path, make):
+    folder = tmp_path / "calib"
+    if make == "empty":
+        folder.mkdir()
+    result = cli("convert", "--plugin", "torchvision", "--model", "shapes_retinanet", "--int8", "--calibration", folder,
+                 "--out", tmp_path / "art")
+    assert_one_line_error(result, 2, "--calibration")
+    assert not (tmp_path / "art").exists()
+
+
+def test_int8_on_a_backend_without_int8_is_one_line(cli, tmp_path):
+    result = cli("convert", "--plugin", "torchvision", "--model", "shapes_retinanet", "--int8", "--backend", "torchscript",
+                 "--out", tmp_path / "art")
+    assert_one_line_error(result, 2, "does not take --int8")
+
+
+def test_calibration_without_int8_is_one_line(cli, tmp_path):
+    result = cli("convert", "--plugin", "torchvision", "--model", "shapes_retinanet", "--calibration", tmp_path,
+                 "--out", tmp_path / "art")
+    assert_one_line_error(result, 2, "--calibration is for --int8")
