@@ -7,10 +7,11 @@ at and do not matter are registered by the plugin whose code prints them
 """
 from deploybridge import hookimpl
 from deploybridge.records import Rewrite
-from deploybridge_rewrites import linspace, mask_logits_by_label, negative_index, paste_masks, roi_align_aligned, roi_levels_gather
+from deploybridge_rewrites import (clip_boxes, linspace, mask_logits_by_label, negative_index, paste_masks, roi_align_aligned,
+                                  roi_levels_gather)
 
 BUILTIN_REWRITES: list[Rewrite] = [linspace.REWRITE, roi_align_aligned.REWRITE, negative_index.REWRITE, paste_masks.REWRITE,
-                                   roi_levels_gather.REWRITE, mask_logits_by_label.REWRITE]
+                                   roi_levels_gather.REWRITE, clip_boxes.REWRITE, mask_logits_by_label.REWRITE]
 
 
 @hookimpl
