@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 HEAVY = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
+BOX_POOLING = {"RoiAlign", "MaxRoiPool"}  # input 0 is features, the others say where to pool
 
 
 @dataclass
@@ -62,14 +63,17 @@ def regions(model) -> dict[str, list[str]]:
     """Node names of each region of :data:`REGIONS` in a float32 model's top-level graph."""
     nodes, producer, reads, consumers, ends = _graph_maps(model)
     heavy = {k for k, n in enumerate(nodes) if n.op_type in HEAVY}
-    # ancestors of a heavy node: everything else after the last heavy layer is post-processing
+    # ancestors of a heavy node through the features: everything else after the last heavy layer is post-processing.
+    # RoiAlign's boxes are not features: a two-stage detector's proposal and box post-processing (decoding, NMS) only
+    # say where its second stage pools, so they count as post-processing too
+    feature_inputs = lambda k: reads[k] if nodes[k].op_type not in BOX_POOLING else set(nodes[k].input[:1])  # noqa: E731
     before_heavy: set[int] = set()
     stack = [p for k in heavy for t in reads[k] if (p := producer.get(t)) is not None]
     while stack:
         k = stack.pop()
         if k not in before_heavy:
             before_heavy.add(k)
-            stack += [p for t in reads[k] if (p := producer.get(t)) is not None]
+            stack += [p for t in feature_inputs(k) if (p := producer.get(t)) is not None]
     post = [k for k in range(len(nodes)) if k not in heavy and k not in before_heavy]
     # heavy nodes an output is reached from through light nodes only
     last, seen = set(), set()
