@@ -1,10 +1,11 @@
-"""Mask R-CNN's mask logits: a 1x1 conv to every class without the rewrite; the detected class only with it, same masks."""
+"""Mask R-CNN's mask predictor: a deconvolution and a 1x1 conv to every class without the rewrite; a 1x1 conv and the
+detected class only with it, same masks."""
 import io
 import warnings
 
 import numpy as np
 
-from deploybridge_rewrites.mask_logits_by_label import REWRITE, logits_of_labels
+from deploybridge_rewrites.mask_logits_by_label import REWRITE
 
 TOL = 1e-5  # float32 mask probabilities; measured <= 1e-6 (summation order of the 1x1 conv vs the MatMul)
 
@@ -44,9 +45,9 @@ def test_shapes_maskrcnn_class_logits_dropped_same_masks_zero_detections_include
     classes = module.model.roi_heads.mask_predictor.mask_fcn_logits.out_channels
     image = loaded.make_inputs(1000)
     _, raw, _ = _export(module, image, names, outputs, [])
-    assert _class_convs(raw, classes) == 1
+    assert _class_convs(raw, classes) == 1 and "ConvTranspose" in {n.op_type for n in raw.graph.node}
     fixed_bytes, fixed, result = _export(module, image, names, outputs, [REWRITE])
-    assert _class_convs(fixed, classes) == 0
+    assert _class_convs(fixed, classes) == 0 and "ConvTranspose" not in {n.op_type for n in fixed.graph.node}
     assert result.calls == {"mask_logits_by_label": 1}
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the paste Loop's res_append shape warning (paste_masks is not in force here)
@@ -60,17 +61,30 @@ def test_shapes_maskrcnn_class_logits_dropped_same_masks_zero_detections_include
         assert float(np.abs(got[3] - ref[3]).max(initial=0.0)) <= 1e-4  # masks pasted from the same 28x28 probabilities
 
 
-def test_logits_of_labels_equal_the_conv_s_chosen_channel():
+def test_by_label_equals_the_predictor_s_chosen_channel():
+    """The deconvolution as a 1x1 conv with 2x2 blocks as channels, then the label's logits: torchvision's predictor
+    and pick, for the 2x2 stride-2 deconvolution MaskRCNNPredictor builds and for another (kept as it is)."""
     import torch
+    from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
+
+    from deploybridge_rewrites.mask_logits_by_label import _ByLabel
 
     g = torch.Generator().manual_seed(0)
-    conv = torch.nn.Conv2d(16, 7, 1)
-    features, labels = torch.randn(5, 16, 28, 28, generator=g), torch.tensor([0, 6, 3, 3, 1])
-    with torch.no_grad():
-        ref = conv(features)[torch.arange(5), labels][:, None]
-        got = logits_of_labels(features, labels, conv)
-        assert float((got.sigmoid() - ref.sigmoid()).abs().max()) <= TOL
-        assert logits_of_labels(features[:0], labels[:0], conv).shape == (0, 1, 28, 28)
+    predictor = MaskRCNNPredictor(16, 12, 7).eval()
+    other = MaskRCNNPredictor(16, 12, 7).eval()
+    other.conv5_mask = torch.nn.ConvTranspose2d(16, 12, 3, 1, 1)
+    for module, blocks in ((predictor, True), (other, False)):
+        with torch.no_grad():
+            for p in module.parameters():
+                p.normal_(generator=g)
+            for n in (5, 0):
+                x, labels = torch.randn(n, 16, 14, 14, generator=g), torch.randint(0, 7, (n,), generator=g)
+                ref = module(x)[torch.arange(n), labels][:, None].sigmoid()
+                by_label = _ByLabel(module, None)
+                assert (by_label.pointwise is not None) == blocks
+                got = by_label.inference(by_label.forward(x), [labels])[0]
+                assert got.shape == ref.shape
+                assert not n or float((got - ref).abs().max()) <= TOL
 
 
 def test_eager_and_other_heads_untouched():
