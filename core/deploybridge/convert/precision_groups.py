@@ -3,8 +3,9 @@
 Regions, in the order they are given back to float32 (each is a known int8/float16 trouble spot, and each is cheap:
 together they hold a small share of a detector's multiply-adds):
 
-1. post-processing: every node after the last Conv/ConvTranspose/MatMul/Gemm on all of its paths (box decoding,
-   score sigmoids, thresholds, the inputs of NMS): one quantization step there moves a box or flips a threshold;
+1. post-processing: every node after the last learned layer (a Conv/ConvTranspose/MatMul/Gemm with a weight) on
+   all of its paths (box decoding, score sigmoids, thresholds, the inputs of NMS, a second stage's boxes, mask
+   pasting): one quantization step there moves a box or flips a threshold;
 2. output layers: the last Conv/Gemm/MatMul before an output (the logits and box offsets themselves);
 3. input layers: the normalisation and the first Conv, which see raw pixels.
 
@@ -62,7 +63,10 @@ def _graph_maps(model):
 def regions(model) -> dict[str, list[str]]:
     """Node names of each region of :data:`REGIONS` in a float32 model's top-level graph."""
     nodes, producer, reads, consumers, ends = _graph_maps(model)
-    heavy = {k for k, n in enumerate(nodes) if n.op_type in HEAVY}
+    # learned layers: a Conv/Gemm/MatMul with a weight; a MatMul of two computed tensors (torchvision's mask pasting
+    # as Wy @ mask @ Wx^T, built from box coordinates by Equal/Where) is post-processing
+    weights = {i.name for i in model.graph.initializer} | {o for n in nodes if n.op_type == "Constant" for o in n.output}
+    heavy = {k for k, n in enumerate(nodes) if n.op_type in HEAVY and any(i in weights for i in n.input)}
     # ancestors of a heavy node through the features: everything else after the last heavy layer is post-processing.
     # RoiAlign's boxes are not features: a two-stage detector's proposal and box post-processing (decoding, NMS) only
     # say where its second stage pools, so they count as post-processing too
