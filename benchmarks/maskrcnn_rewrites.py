@@ -7,6 +7,9 @@ interleaved run by run on the same verification input, and prints median / p10 /
 
     flock /tmp/db-heavy.lock .venv/bin/python benchmarks/maskrcnn_rewrites.py [--runs 20] [--threads 2] [--only NAME]
 
+Default: shapes_maskrcnn (192²) and maskrcnn_resnet50_fpn --random-weights (320²); --only fasterrcnn_resnet50_fpn too.
+The numbers measured with it are in docs/rewrites.md ("Speed on ONNX Runtime").
+
 The op counts of both graphs (Loop, Scatter*, MatMul) are printed too. Artifacts go to artifacts/maskrcnn_rewrites/ (git-ignored).
 """
 from __future__ import annotations
