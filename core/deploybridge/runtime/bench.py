@@ -187,9 +187,15 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
     tolerances = {n: Tolerance(**t) for n, t in manifest["tolerances"].items()}
     task_tol = manifest.get("task_tolerances") or {}
 
-    def check(name: str, runner: Callable):  # the bench input through every check deploy verify runs on one input
-        return verify(name, loaded.outputs, [seed], reference, runner, tolerances, task=loaded.task,
-                      task_tolerances=task_tol, allow_inconclusive=True)
+    mode = (manifest.get("precision") or {}).get("mode", "fp32")
+
+    def check(name: str, runner: Callable):  # the bench input through the checks deploy verify runs on one input
+        from deploybridge.parity import precision_gate
+
+        verification = verify(name, loaded.outputs, [seed], reference, runner, tolerances, task=loaded.task,
+                              task_tolerances=task_tol, allow_inconclusive=True)
+        precision_gate.judge(verification, mode, allow_inconclusive=True)  # int8: task parity gates, as in convert
+        return verification
 
     before = torch.get_num_threads()
     threads = settings.threads or before
