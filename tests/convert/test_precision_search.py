@@ -131,3 +131,29 @@ def test_fp16_search_fixes_what_all_float16_breaks(tmp_path):
     cmp = m["precision"]["comparison"]
     assert cmp["fp32"]["verification"] == cmp["fp16"]["verification"] == "passed" and cmp["speedup"] > 0
     assert cmp["fp16"]["task"]["max_score_deviation"] <= 0.01 < deviation
+
+
+def test_int8_mask_bound_passes_patchy_flips_and_catches_a_hole():
+    """int8's interior-flip bound (0.1): 9 % of an object flipped inside it (what shapes Mask R-CNN int8 measured:
+    up to 8.9 %) passes; a hole of 14 % of the object (mask IoU 0.86, above the 0.8 bound) fails, and float32's bound (0.005) fails both."""
+    import numpy as np
+
+    from deploybridge.parity.precision_gate import task_tolerances
+    from deploybridge.parity.task import task_parity
+
+    mask = np.zeros((1, 1, 64, 64), np.float32)
+    mask[0, 0, 8:48, 8:48] = 1.0  # 1600 pixels
+    ref = {"boxes": np.array([[8, 8, 48, 48]], np.float32), "scores": np.array([0.9], np.float32),
+           "labels": np.array([1], np.int64), "masks": mask}
+
+    def holed(pixels):
+        got = {k: v.copy() for k, v in ref.items()}
+        side = int(round(pixels ** 0.5))
+        got["masks"][0, 0, 20:20 + side, 20:20 + side] = 0.0
+        return got
+
+    int8 = task_tolerances("int8", {})
+    patchy, hole = holed(144), holed(240)  # 144 and 225 of 1600 pixels, inside the object
+    assert task_parity("instance_masks", ref, patchy, int8).passed
+    assert not task_parity("instance_masks", ref, hole, int8).passed
+    assert not task_parity("instance_masks", ref, patchy).passed  # float32's bounds

@@ -30,7 +30,7 @@ INT8_TASK_BOUNDS = {
     "max_box_deviation_px": 4.0,
     "max_keypoint_deviation_px": 4.0,
     "min_mask_iou": 0.8,
-    "max_interior_flip_fraction": 0.02,
+    "max_interior_flip_fraction": 0.1,  # int8 mask logits near 0 flip in patches, not only at edges (docs)
     "min_top1_agreement": 1.0,         # ties within the int8 tolerance excused (tie margin: twice the atol)
     "min_pixel_agreement": 0.99,
     "min_cosine_similarity": 0.99,
