@@ -77,12 +77,16 @@ def variants(usable: dict, precisions: list[str]) -> list[tuple[str, str]]:
 
 
 def convert(model: str, backend: str, precision: str, out: Path, force: bool) -> dict:
-    """`deploy convert` unless the verified artifact is there; returns what the conversion said."""
+    """`deploy convert` unless an artifact is there already (then what its manifest says); what the conversion said."""
     folder = out / model / f"{backend}-{precision}"
     if (folder / "manifest.json").is_file() and not force:
-        summary = json.loads((folder / "manifest.json").read_text())["verification"]["summary"]
-        return {"model": model, "backend": backend, "precision": precision, "folder": folder, "code": 0,
-                "line": f"(converted earlier) verification {summary}"}
+        from deploybridge.convert.manifest import is_verified
+
+        manifest = json.loads((folder / "manifest.json").read_text())
+        summary = manifest["verification"]["summary"]
+        # an artifact that failed its verification (kept, marked unverified) is listed as failed, not benched
+        return {"model": model, "backend": backend, "precision": precision, "folder": folder,
+                "code": 0 if is_verified(manifest) else 1, "line": f"(converted earlier) verification {summary}"}
     flags = [] if precision == "fp32" else [f"--{precision}"]
     cmd = [str(Path(sys.executable).parent / "deploy"), "convert", *MODELS[model], "--backend", backend, *flags,
            "--out", str(folder), "--force"]
