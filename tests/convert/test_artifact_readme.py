@@ -137,3 +137,46 @@ def test_readme_examples_have_concrete_shapes_and_constants():
     cpp = cpp_snippet(program)
     assert "std::vector<int64_t>{9223372036854775807}" in cpp and "std::vector<float>{0.5f}" in cpp
     assert 'HostOp({&env.at("a"), nullptr, &env.at("k"), &env.at("iou")})' in cpp
+
+
+TORCHSCRIPT_FOLLOWER = r'''
+import json, sys
+import numpy as np
+import torch
+
+readme = open("README.md").read()
+assert "torch.jit.load('model.pt')" in readme and "torch.float16" in readme
+half = json.load(open("torchscript.json")).get("fp16") is True
+m = torch.jit.load("model.pt")
+x = torch.from_numpy(np.load(sys.argv[1]))
+assert "torch.inference_mode()" in readme
+with torch.inference_mode():
+    out = m(x.half() if half else x)  # as README.md says: cast float inputs when torchscript.json says fp16
+out = out[0] if isinstance(out, (tuple, list)) else out
+np.save(sys.argv[2], out.float().numpy())
+assert not any(name.startswith("deploybridge") for name in sys.modules)
+'''
+
+
+def test_a_half_torchscript_artifact_runs_from_its_readme(cli, tmp_path):
+    """Seed 000: a half TorchScript module fed float32 fails; the README says to cast, and following it gives the
+    verified runner's outputs."""
+    from deploybridge.convert import artifact
+    from deploybridge.plugins import Host
+    from deploybridge.convert.resolve import resolve_backend
+    from deploybridge.runtime import segments
+
+    out = tmp_path / "ts"
+    result = cli("convert", "--plugin", "torchvision", "--model", "mobilenet_v3_small", "--random-weights",
+                 "--input-shape", "1,3,64,64", "--num-inputs", "1", "--backend", "torchscript", "--fp16", "--out", out)
+    assert result.code == 0, result.err
+    x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "follow.py").write_text(TORCHSCRIPT_FOLLOWER)
+    run = subprocess.run([sys.executable, str(tmp_path / "follow.py"), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+                         cwd=out, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    manifest = artifact.read_manifest(out)
+    runner = segments.load(resolve_backend(Host(only=["builtin"]), "torchscript"), out, manifest, manifest["backend"]["options"])
+    expected = runner({"images": x})["logits"]
+    assert np.abs(np.load(tmp_path / "y.npy") - expected).max() <= manifest["tolerances"]["logits"]["atol"]

@@ -133,9 +133,26 @@ def _files_section(m: Mapping[str, Any], p: Program) -> list[str]:
     engine = [f for f in (m.get("backend") or {}).get("files") or [] if not f.endswith(".onnx")]
     if engine:
         lines.append(f"- {', '.join(f'`{f}`' for f in engine)}: built for {m['backend']['name']}")
+    lines += _backend_usage(m)
     lines += ["- `manifest.json`: everything deploybridge recorded, with the sha256 of every file (this one included)",
               "- `report.json` (and `report.png` for detectors): the conversion's checks", ""]
     return lines
+
+
+# how the backend's own files run without deploybridge; model.onnx's programs below work for every backend
+BACKEND_USAGE = {
+    "torchscript": "- `model.pt` runs with PyTorch alone: `m = torch.jit.load('model.pt')`, then `m(*inputs)` under"
+                   " `torch.inference_mode()` with the inputs in the order of the table below; when `torchscript.json` says `\"fp16\": true`, cast float"
+                   " inputs to `torch.float16` first (the module is half; seed 000's error was feeding it float32).",
+    "openvino": "- `openvino.xml`/`.bin` run with OpenVINO alone: `ov.Core().compile_model('openvino.xml', 'CPU')`,"
+                " fed and read by the tensor names below (set `INFERENCE_PRECISION_HINT` to `f32` for these results:"
+                " CPUs with bf16 units default to bf16).",
+}
+
+
+def _backend_usage(m: Mapping[str, Any]) -> list[str]:
+    usage = BACKEND_USAGE.get((m.get("backend") or {}).get("name"))
+    return [usage] if usage else []
 
 
 def _plan_section(p: Program, host_ops: Mapping[str, Any]) -> list[str]:
