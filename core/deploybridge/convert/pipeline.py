@@ -51,6 +51,7 @@ class ConvertOptions:
     allow_inconclusive: bool = False  # a verification that compared nothing may pass (said loudly)
     precision: str = "fp32"  # "fp16" / "int8": lowered after the float32 verification by convert.precision_search
     calibration: Path | None = None  # int8 calibration images (default: the family's inputs at calibration seeds)
+    compare_backends: str | None = None  # "all" or "a,b": time the verified artifact on them too (convert.recommend)
 
 
 @dataclass
@@ -89,6 +90,10 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
     artifact.check_destination(opts.out, opts.force)
     backend = resolve_backend(host, opts.backend)
     precision_search.check_request(backend, opts.precision)
+    if opts.compare_backends:  # a misspelt name exits 2 now, not after the conversion
+        from deploybridge.convert import recommend
+
+        recommend.requested(host, backend.name, opts.compare_backends)
     family = resolve_family(host, spec, plugin)
     spec = ModelSpec(**{**spec.__dict__, "family": family.name})
     timings: dict[str, float] = {}
@@ -172,6 +177,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
                     mode=opts.precision, backend=backend, loaded=loaded, spec=spec, opts=opts, folder=tmp, seeds=seeds,
                     reference=reference, engine_files=engine_files, fp32_runner=runner, fp32_verification=verification,
                     fp32_evaluation=evaluation, host_ops=host.host_ops(), on_input=on_input)
+            fp32_runner = runner  # timed beside the lowered one by --compare-backends
             model, engine_files, runner = lowered.model, lowered.engine_files, lowered.runner
             verification, evaluation = lowered.verification, lowered.evaluation
         manifest = build_manifest(
@@ -188,6 +194,11 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         }
         if lowered is not None:
             lowered.annotate(manifest, report)
+        if opts.compare_backends and manifest["verified"]:  # before finish: the manifest's checksum covers it
+            with timed("compare backends"):
+                manifest["recommended"] = recommend.measure(
+                    host, tmp, manifest, loaded, seeds, reference, opts.compare_backends,
+                    fp32_runner if lowered is not None else None, opts.backend_options.get("threads"))
         if loaded.task is not None and loaded.task.finds_objects:
             report["picture"] = "report.png"
             from deploybridge.runtime.draw import draw_comparison

@@ -55,6 +55,9 @@ def convert(
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out folder (a result that fails"
                                " verification never replaces a verified artifact: it is written to OUT.unverified)."),
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Pass a verification that compared nothing (no detections on any input, a constant output) instead of exiting 1; the manifest and report still say it was inconclusive."),
+    compare_backends: Optional[str] = typer.Option(None, "--compare-backends", help="After verification, time the artifact"
+                                                   " on these backends too ('all' or a comma list; each checked for parity on the"
+                                                   " verification inputs): the manifest's 'recommended' names the fastest verified one."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON on stdout instead of the summary."),
 ) -> int:
     """Export a model, build it for a backend, verify parity and write an artifact folder.
@@ -93,6 +96,7 @@ def convert(
         tolerance=cli_options.tolerance_override(atol, rtol), eval_dataset=eval_dataset,
         task_tolerances=cli_options.task_tolerances(task_tolerance), allow_inconclusive=allow_inconclusive,
         precision=_precision(int8, fp16 or fp16_io, calibration), calibration=calibration,
+        compare_backends=compare_backends,
     )
     from deploybridge.convert import artifact
 
@@ -100,7 +104,7 @@ def convert(
     host = Host(only=[plugin] if plugin else None)
     if fp16 or fp16_io:
         opts = _fp16_in_module(host, opts, fp16_io)
-    stages = STAGES if eval_dataset else STAGES[:-1]
+    stages = (STAGES if eval_dataset else STAGES[:-1]) + (["compare backends"] if compare_backends else [])
     with console.StageProgress(stages, quiet=json_out) as progress:
         result = pipeline.convert(host, spec, opts, plugin=plugin, stage=progress.stage)
     if json_out:
@@ -115,6 +119,11 @@ def convert(
 
             print_precision(result.manifest["precision"])
         m = result.manifest
+        if m["verified"]:
+            from deploybridge.convert.recommend import lines
+
+            for line in lines(m, Path(result.artifact)):
+                console.out().print(line, markup=False, highlight=False)
         console.out().print(
             f"artifact: [bold]{result.artifact}[/] ({m['spec']['family']}/{m['spec']['model']}, {m['export']['exporter']} exporter,"
             f" opset {m['export']['opset']}, backend {m['backend']['name']})"
