@@ -116,6 +116,15 @@ def _read_info(folder: Path, manifest: Mapping[str, Any]) -> dict:
             "outputs": [o["name"] for o in manifest.get("outputs", [])]}
 
 
+def _register_custom_ops() -> None:
+    """A traced detector calls torchvision::nms / roi_align; torch.jit.load fails with 'Unknown builtin op' in a process
+    that has not imported torchvision (deploy run, bench's separate RSS process), so import it when it is there."""
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        pass
+
+
 def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str, Any]) -> Callable[[dict], dict]:
     import numpy as np
     import torch
@@ -126,6 +135,7 @@ def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str,
         raise DeployError(f"{folder} has no {MODULE_FILE} (it was built for {built}); verify it with --backend {built},"
                           " or convert the model with --backend torchscript")
     info = _read_info(folder, manifest)
+    _register_custom_ops()
     if options.get("threads"):
         torch.set_num_threads(int(options["threads"]))  # process-wide in torch: there is no per-module setting
     try:
