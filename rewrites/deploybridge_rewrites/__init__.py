@@ -18,3 +18,11 @@ BUILTIN_REWRITES: list[Rewrite] = [linspace.REWRITE, roi_align_aligned.REWRITE, 
 def deploy_register_rewrites(register):
     for rewrite in BUILTIN_REWRITES:
         register(rewrite)
+
+
+@hookimpl
+def deploy_register_known_warnings(register):
+    from deploybridge_rewrites.known_warnings import KNOWN_WARNINGS
+
+    for known in KNOWN_WARNINGS:
+        register(known)
