@@ -89,3 +89,20 @@ def test_checks_that_cannot_run_are_listed_with_the_reason(cli, baked, tmp_path)
     artifact.write_json(old / "manifest.json", manifest)
     again, verified = _verify(cli, old)
     assert again.code == 0 and any(line.startswith("checksums: not run") for line in verified["not_run"])
+
+
+def test_summary_never_prints_an_uncompared_output_as_error_zero():
+    """int8 RetinaNet kept one faint detection more on each input: no row was compared by value, and the summary said
+    'max abs error 0'. It now says the checks were not compared."""
+    from deploybridge.parity.tensor import InputCheck, OutputCheck
+    from deploybridge.parity.verification import Verification
+
+    def check(max_abs):
+        return OutputCheck("boxes", [3, 4], [4, 4], max_abs, max_abs, 1e-4, 1e-3, max_abs is not None, "")
+
+    none = Verification("onnxruntime", False, [InputCheck(seed=1000, passed=False, outputs=[check(None)])], {})
+    assert "max abs error not computed (1 output check(s) not compared by value" in none.summary()
+    some = Verification("onnxruntime", False, [InputCheck(seed=1000, passed=False, outputs=[check(0.01), check(None)])], {})
+    assert "max abs error 0.01 (1 output check(s)" in some.summary()
+    clean = Verification("onnxruntime", True, [InputCheck(seed=1000, passed=True, outputs=[check(0.002)])], {})
+    assert "max abs error 0.002, 0 output check(s) out of tolerance" in clean.summary()

@@ -39,14 +39,19 @@ class Verification:
 
     def summary(self) -> str:
         bad = [c for i in self.inputs for c in i.outputs if not c.passed]
-        worst = max((c.max_abs or 0.0 for i in self.inputs for c in i.outputs), default=0.0)
+        errors = [c.max_abs for i in self.inputs for c in i.outputs if c.max_abs is not None]
+        # rows are not compared by value when counts or shapes differ (int8 may keep or drop a faint detection): say so,
+        # never print such outputs as an error of 0
+        unpaired = sum(c.max_abs is None for i in self.inputs for c in i.outputs)
+        worst = f"{max(errors):.3g}" if errors else "not computed"
+        worst += f" ({unpaired} output check(s) not compared by value: counts or shapes differ, or NaN)" if unpaired else ""
         if self.inconclusive:
             from deploybridge.parity.conclusive import WHAT_TO_DO
 
             accepted = " (accepted with --allow-inconclusive)" if self.passed else ""
             return f"INCONCLUSIVE{accepted}: {self.inconclusive}; {WHAT_TO_DO}"
         state = "PASSED" if self.passed else "FAILED"
-        text = f"{state}: {len(self.inputs)} inputs, max abs error {worst:.3g}, {len(bad)} output check(s) out of tolerance"
+        text = f"{state}: {len(self.inputs)} inputs, max abs error {worst}, {len(bad)} output check(s) out of tolerance"
         tasks = [i.task for i in self.inputs if i.task]
         if tasks:
             failed = sum(not t["passed"] for t in tasks)
