@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from deploybridge.runtime.bench import EAGER, BenchRow, _Candidate, interleave, loaded_files, summarise
+from deploybridge.runtime.bench import EAGER, BenchRow, Candidate, interleave, loaded_files, summarise
 
 
 def _candidate(name, times=(), log=None):
-    c = _Candidate(BenchRow(name, "ok"), run=(lambda: log.append(name)) if log is not None else None)
+    c = Candidate(BenchRow(name, "ok"), run=(lambda: log.append(name)) if log is not None else None)
     c.times_ms = list(times)
     return c
 

@@ -49,7 +49,7 @@ def measure(host, folder: Path, manifest: dict, loaded, seeds: Sequence, referen
     from deploybridge.parity import precision_gate
     from deploybridge.parity.verification import verify
     from deploybridge.records import Tolerance
-    from deploybridge.runtime.bench import BenchRow, _backend, _Candidate, interleave, summarise
+    from deploybridge.runtime.bench import BenchRow, Candidate, checked_backend, interleave, summarise
 
     mode = precision_of(manifest)
     tolerances = {n: Tolerance(**t) for n, t in manifest["tolerances"].items()}
@@ -66,11 +66,11 @@ def measure(host, folder: Path, manifest: dict, loaded, seeds: Sequence, referen
     for name in requested(host, own, value):
         if name != own and host.backends()[name].build_from_module is not None:
             row = BenchRow(name, f"not compared: builds from the PyTorch module, not model.onnx (convert with --backend {name})")
-            candidates.append((mode, _Candidate(row)))
+            candidates.append((mode, Candidate(row)))
             continue
-        candidates.append((mode, _backend(host, name, Path(folder), manifest, threads, check, feed)))
+        candidates.append((mode, checked_backend(host, name, Path(folder), manifest, threads, check, feed)))
     if fp32_runner is not None and mode != "fp32":  # float32 verified before the search lowered it
-        candidates.append(("fp32", _Candidate(BenchRow(own, "ok", parity="ok"), lambda: fp32_runner(feed))))
+        candidates.append(("fp32", Candidate(BenchRow(own, "ok", parity="ok"), lambda: fp32_runner(feed))))
     interleave([c for _, c in candidates if c.run is not None], WARMUP, RUNS, PAUSE_S)
     summarise([c for _, c in candidates])
     measured = [{"backend": c.row.runtime, "precision": p, "median_ms": _round(c.row.median_ms),

@@ -72,7 +72,7 @@ class ArtifactBench:
 
 
 @dataclass
-class _Candidate:
+class Candidate:
     row: BenchRow
     run: Callable[[], Any] | None = None
     times_ms: list[float] = field(default_factory=list)
@@ -106,7 +106,7 @@ def _mb(paths: Sequence[Path]) -> float:
     return round(sum(p.stat().st_size for p in paths if p.is_file()) / 2**20, 2)
 
 
-def _eager(loaded, seed) -> _Candidate:
+def _eager(loaded, seed) -> Candidate:
     import torch
 
     tensors = loaded.make_inputs(seed)
@@ -117,11 +117,11 @@ def _eager(loaded, seed) -> _Candidate:
         with torch.no_grad():
             return loaded.module(*tensors)
 
-    return _Candidate(BenchRow(EAGER, "ok", version=torch.__version__, size_mb=size, parity="reference"), run)
+    return Candidate(BenchRow(EAGER, "ok", version=torch.__version__, size_mb=size, parity="reference"), run)
 
 
-def _backend(host: Host, name: str, folder: Path, manifest: dict, threads: int, check: Callable[[str, Callable], Any],
-             inputs: dict) -> _Candidate:
+def checked_backend(host: Host, name: str, folder: Path, manifest: dict, threads: int, check: Callable[[str, Callable], Any],
+                    inputs: dict) -> Candidate:
     """A backend's row: installed? loads the artifact? same outputs as PyTorch on the bench input? Only then timed."""
     from deploybridge.plugins import availability
     from deploybridge.runtime import segments
@@ -131,7 +131,7 @@ def _backend(host: Host, name: str, folder: Path, manifest: dict, threads: int, 
     hint = availability(backend)
     if hint:
         row.status = f"not installed: {hint}"
-        return _Candidate(row)
+        return Candidate(row)
     try:
         row.version = backend.version()
     except Exception:  # a version is nice to have; a plugin bug there must not end the bench
@@ -142,16 +142,16 @@ def _backend(host: Host, name: str, folder: Path, manifest: dict, threads: int, 
         runner = segments.load(backend, folder, manifest, options, host.host_ops())
     except Exception as exc:
         row.status = f"cannot load: {exc if isinstance(exc, DeployError) else first_line(exc)}"
-        return _Candidate(row)
+        return Candidate(row)
     row.size_mb = _mb(loaded_files(folder, manifest, name))
     verification = check(name, runner)
     row.parity = "ok" if verification.passed else "FAIL"
     if not verification.passed:
         row.status = f"failed verification: {verification.summary()}"
-        return _Candidate(row)
+        return Candidate(row)
     owners = {backend.owner} | {s.get("owner") for s in manifest.get("segments") or [] if s["kind"] == "host"}
     worker = {"runtime": name, "options": options, "plugins": sorted(o for o in owners if o)}
-    return _Candidate(row, lambda: runner(inputs), worker=worker)
+    return Candidate(row, lambda: runner(inputs), worker=worker)
 
 
 def checked_manifest(folder: Path, allow_unverified: bool) -> tuple[dict, str | None]:
@@ -205,7 +205,7 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
         for name in names:
             if on_progress:
                 on_progress(f"{folder}: loading and checking {name}")
-            candidates.append(_backend(host, name, folder, manifest, threads, check, inputs))
+            candidates.append(checked_backend(host, name, folder, manifest, threads, check, inputs))
         if on_progress:
             on_progress(f"{folder}: timing {sum(c.run is not None for c in candidates)} runtimes, {settings.runs} runs each")
         interleave([c for c in candidates if c.run is not None], settings.warmup, settings.runs, settings.pause_ms / 1000)
@@ -222,7 +222,7 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
                          threads, settings.runs, settings.warmup, settings.pause_ms, [c.row for c in candidates], warning)
 
 
-def interleave(candidates: Sequence[_Candidate], warmup: int, runs: int, pause_s: float = 0.0) -> None:
+def interleave(candidates: Sequence[Candidate], warmup: int, runs: int, pause_s: float = 0.0) -> None:
     """Warm-up rounds, then ``runs`` rounds, each running every candidate once in turn; times kept per candidate.
     Each run is followed by a pause of ``pause_s`` (:func:`settle`: why)."""
     import time
@@ -251,7 +251,7 @@ def settle(pause_s: float) -> None:
         time.sleep(pause_s)
 
 
-def summarise(candidates: Sequence[_Candidate], batch: int = 1) -> None:
+def summarise(candidates: Sequence[Candidate], batch: int = 1) -> None:
     """Median, p10, p90, FPS (images per second at the median) and the speed-up over eager from the same run."""
     timed = [c for c in candidates if c.times_ms]
     for c in timed:
