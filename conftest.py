@@ -115,6 +115,22 @@ def export_and_run(module, inputs, feeds, opset, rewrites=(), dynamic_axes=None,
         return first_line(exc, 200)
 
 
+def export_with_rewrites(module, inputs, rewrites, input_names, output_names=None, dynamic_axes=None, opset=17):
+    """Legacy export of ``module`` on ``inputs`` with ``rewrites`` in force (export warnings silenced); returns the
+    ONNX bytes and the applied-rewrites result (which of them fired). For tests that inspect the graph itself."""
+    import torch
+
+    from deploybridge.convert.rewriting import applied
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with applied(list(rewrites), opset) as result:
+            torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=opset, input_names=input_names,
+                              output_names=output_names, dynamic_axes=dynamic_axes or {})
+    return buffer.getvalue(), result
+
+
 def max_error(got, module, feeds) -> float:
     """Largest |ONNX Runtime - PyTorch| over all feeds; inf where ORT failed or shapes differ, NaN counts as inf."""
     import torch

@@ -1,10 +1,9 @@
 """Mask R-CNN's mask predictor: a deconvolution and a 1x1 conv to every class without the rewrite; a 1x1 conv and the
 detected class only with it, same masks."""
-import io
-import warnings
 
 import numpy as np
 
+from conftest import export_with_rewrites
 from deploybridge_rewrites.mask_logits_by_label import REWRITE
 
 TOL = 1e-5  # float32 mask probabilities; measured <= 1e-6 (summation order of the 1x1 conv vs the MatMul)
@@ -12,17 +11,9 @@ TOL = 1e-5  # float32 mask probabilities; measured <= 1e-6 (summation order of t
 
 def _export(module, inputs, names, outputs, rewrites):
     import onnx
-    import torch
 
-    from deploybridge.convert.rewriting import applied
-
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with applied(list(rewrites), 17) as result:
-            torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=17, input_names=names,
-                              output_names=outputs, dynamic_axes={n: {0: "detections"} for n in outputs})
-    return buffer.getvalue(), onnx.load_from_string(buffer.getvalue()), result
+    data, result = export_with_rewrites(module, inputs, rewrites, names, outputs, {n: {0: "detections"} for n in outputs})
+    return data, onnx.load_from_string(data), result
 
 
 def _class_convs(model, num_classes: int) -> int:

@@ -1,10 +1,9 @@
 """torchvision's paste masks: a Loop (refused by OpenVINO) without the rewrite; loop-free and the same masks with it."""
-import io
-import warnings
 
 import numpy as np
 import pytest
 
+from conftest import export_with_rewrites
 from deploybridge_rewrites.paste_masks import REWRITE
 from deploybridge_rewrites.roi_levels_gather import REWRITE as LEVELS
 
@@ -39,18 +38,9 @@ def _detections(n: int, seed: int):
 
 def _export(module, inputs, names, rewrites, dynamic_axes):
     import onnx
-    import torch
 
-    from deploybridge.convert.rewriting import applied
-
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with applied(list(rewrites), 17) as result:
-            torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=17, input_names=names,
-                              dynamic_axes=dynamic_axes)
-    ops = {n.op_type for n in onnx.load_from_string(buffer.getvalue()).graph.node}
-    return buffer.getvalue(), ops, result
+    data, result = export_with_rewrites(module, inputs, rewrites, names, dynamic_axes=dynamic_axes)
+    return data, {n.op_type for n in onnx.load_from_string(data).graph.node}, result
 
 
 def _ort(model_bytes, feed):

@@ -1,9 +1,8 @@
 """MultiScaleRoIAlign: ScatterElements per level without the rewrite; none with it, and the same pooled values."""
-import io
-import warnings
 
 import numpy as np
 
+from conftest import export_with_rewrites
 from deploybridge_rewrites.roi_levels_gather import REWRITE, inverse_of_level_order
 
 TOL = 1e-5  # float32; measured 0: the same RoiAlign calls, only the merge differs
@@ -44,19 +43,10 @@ def _boxes(n: int, seed: int, largest: float = 250.0):
 
 def _export(module, inputs, rewrites):
     import onnx
-    import torch
 
-    from deploybridge.convert.rewriting import applied
-
-    buffer = io.BytesIO()
-    names = ["f0", "f1", "f2", "f3", "boxes"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with applied(list(rewrites), 17) as result:
-            torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=17, input_names=names,
-                              dynamic_axes={"boxes": {0: "n"}})
-    ops = {n.op_type for n in onnx.load_from_string(buffer.getvalue()).graph.node}
-    return buffer.getvalue(), ops, result
+    data, result = export_with_rewrites(module, inputs, rewrites, ["f0", "f1", "f2", "f3", "boxes"],
+                                        dynamic_axes={"boxes": {0: "n"}})
+    return data, {n.op_type for n in onnx.load_from_string(data).graph.node}, result
 
 
 def _max_error(model_bytes, module, feeds) -> float:
