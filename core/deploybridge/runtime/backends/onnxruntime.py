@@ -6,6 +6,7 @@ from typing import Any, Callable, Mapping
 
 from deploybridge.errors import DeployError, first_line
 from deploybridge.records import Backend
+from deploybridge.runtime.backends import cast_inputs
 
 ERROR_ONLY = 3  # ORT's log severity: 0 verbose .. 4 fatal; warnings drown users
 
@@ -65,8 +66,7 @@ def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str,
     dtypes = {i.name: ONNX_TO_NUMPY.get(i.type) for i in session.get_inputs()}
 
     def run(inputs: dict) -> dict:
-        feed = {k: (v.astype(dtypes[k]) if dtypes.get(k) and v.dtype != dtypes[k] else v) for k, v in inputs.items()}
-        return dict(zip(names, session.run(None, feed)))
+        return dict(zip(names, session.run(None, cast_inputs(inputs, dtypes))))
 
     return run
 

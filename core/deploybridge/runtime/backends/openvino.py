@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from deploybridge.records import Backend
+from deploybridge.runtime.backends import cast_inputs
 from deploybridge.runtime.backends.openvino_errors import refusal
 
 IR_XML, IR_BIN, BUILD_INFO = "openvino.xml", "openvino.bin", "openvino.json"
@@ -110,7 +111,7 @@ def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str,
     request = compiled.create_infer_request()
 
     def run(inputs: dict) -> dict:
-        feed = {k: (v.astype(dtypes[k]) if k in dtypes and v.dtype != dtypes[k] else v) for k, v in inputs.items()}
+        feed = cast_inputs(inputs, dtypes)
         # share_outputs=False: arrays owned by the caller, not views the next inference overwrites
         results = request.infer(feed, share_outputs=False)
         return {name: results[port] for port, name in outputs}
