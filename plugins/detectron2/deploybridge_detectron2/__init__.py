@@ -1,0 +1,15 @@
+"""deploybridge plugin ``detectron2``: the Detectron2 adapter (install without compiling, model-zoo and YAML configs
+with ``KEY=VALUE`` overrides) and the ``detectron2`` family (GeneralizedRCNN and RetinaNet models), with the rewrites
+and known export warnings its models need."""
+from deploybridge import hookimpl
+
+
+@hookimpl
+def deploy_register_families(register):
+    from deploybridge.records import Family
+
+    from deploybridge_detectron2.family import load
+
+    register(Family(name="detectron2", load=load, description="Detectron2 model-zoo or YAML configs: Faster/Mask/Keypoint/"
+                    "Cascade R-CNN (FPN, C4) and RetinaNet (pass --config NAME_OR_PATH, --option KEY=VALUE, and"
+                    " --weights or --random-weights)"))
