@@ -19,6 +19,7 @@ PLUGIN_API = (
     "deploybridge.records",  # what plugins register and receive
     "deploybridge.errors",  # DeployError (exit 2), VerificationFailed (exit 1), first_line
     "deploybridge.parity.synthetic_inputs",  # deterministic verification images
+    "deploybridge.parity.head_calibration",  # random weights made informative (classifier shifts, frozen-norm statistics)
     "deploybridge.evaluation.datasets.shapes",  # the embedded shapes dataset (for families with shapes-trained models)
     "deploybridge.evaluation.ap_delta",  # AP of a model on a dataset (training scripts' validation)
     "deploybridge.runtime.image_io",  # images fed and outputs read as deploy run / --eval do (to_input, detect)

@@ -5,6 +5,18 @@ from deploybridge import hookimpl
 
 
 @hookimpl
+def deploy_register_commands(app):
+    @app.command("detectron2-configs")
+    def configs() -> int:
+        """List the Detectron2 model-zoo configs (and this plugin's own) that --config takes by name."""
+        from deploybridge_detectron2.config import _require_detectron2, zoo_names
+
+        _require_detectron2()
+        print("\n".join(zoo_names()))
+        return 0
+
+
+@hookimpl
 def deploy_register_families(register):
     from deploybridge.records import Family
 

@@ -16,7 +16,7 @@ def calibrate_random_head(model, images, pre: dict, candidates: int = CANDIDATES
     under mask_thr 0.5: most masks came out empty and were dropped (measured: 0 to 5 instances per input, none on
     some). Each factor's conv is first shifted so that its median probability is sqrt(mask_thr), so a product
     passes mask_thr about as often as a SOLO mask probability does."""
-    from deploybridge_mmdet.calibration import outputs_of, shift_median, shift_sigmoid
+    from deploybridge.parity.head_calibration import outputs_of, shift_median, shift_sigmoid
     from deploybridge_mmdet.dense import Normalise
 
     head = model.mask_head
