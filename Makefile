@@ -13,7 +13,7 @@ DEMO_OUT   ?= artifacts/demo
 
 .PHONY: install demo test clean
 
-PLUGINS := rewrites plugins/torchvision plugins/mmdet plugins/solo
+PLUGINS := rewrites plugins/torchvision plugins/mmdet plugins/solo plugins/detectron2
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,9 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@# MMDetection without compiling mmcv (mmcv-lite + deploybridge's mmcv layer), then MMDeploy --no-deps (the peer
 	@# exporter, --exporter mmdeploy); keeps the torch above
 	@$(BIN)/deploy install mmdeploy
-	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, mmdet, openvino; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@# Detectron2 0.7.2 (sal-detectron2 without its cp310 _C: pure Python, nothing to compile); keeps the torch above
+	@$(BIN)/deploy install detectron2
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, deploybridge_detectron2, mmdet, detectron2, openvino; assert torch.__version__.startswith('2.14.1'), torch.__version__"
 	@touch $@
 
 install: $(STAMP)

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Build deploybridge's five wheels, install them (not editable) into a fresh virtualenv and use their package data.
+"""Build deploybridge's six wheels, install them (not editable) into a fresh virtualenv and use their package data.
 
 An editable install reads the checkout, so a checkpoint, config or op table that a wheel leaves out goes unnoticed
-there. Steps: build the wheels of deploybridge, deploybridge-rewrites and the torchvision, mmdet and solo plugins
-(from copies of the source trees, so no stale build/ or egg-info takes part) and check that every file under each
-package folder is in its wheel; `python3.11 -m venv` a fresh venv and install the served torch (the Makefile's TORCH
-pins) while the wheels build; install the wheels with the same pins again (pip never pulls another torch);
+there. Steps: build the wheels of deploybridge, deploybridge-rewrites and the torchvision, mmdet, solo and detectron2
+plugins (from copies of the source trees, so no stale build/ or egg-info takes part) and check that every file under
+each package folder is in its wheel; `python3.11 -m venv` a fresh venv and install the served torch (the Makefile's
+TORCH pins) while the wheels build; install the wheels with the same pins again (pip never pulls another torch);
 `deploy install mmdet`; then, with the venv's `deploy` in a working directory outside the checkout: every module and
 its package data come from the venv's site-packages, `deploy plugins` (all loaded), one conversion per plugin that
 reads package data, and `deploy inspect --trt-lint` (the op table).
@@ -39,8 +39,11 @@ DISTS = {
     "deploybridge-torchvision": ("plugins/torchvision", "deploybridge_torchvision"),
     "deploybridge-mmdet": ("plugins/mmdet", "deploybridge_mmdet"),
     "deploybridge-solo": ("plugins/solo", "deploybridge_solo"),
+    # loaded by `deploy plugins` below; Detectron2 itself is not installed here (`deploy install detectron2` builds
+    # fvcore and iopath from source and pulls matplotlib and hydra: minutes), so no detectron2 conversion
+    "deploybridge-detectron2": ("plugins/detectron2", "deploybridge_detectron2"),
 }
-PLUGINS = ["rewrites", "torchvision", "mmdet", "solo"]
+PLUGINS = ["rewrites", "torchvision", "mmdet", "solo", "detectron2"]
 # package data each conversion below reads, as importlib.resources sees it in the venv
 DATA = {"deploybridge": ["lint/data"], "deploybridge_torchvision": ["checkpoints"],
         "deploybridge_solo": ["checkpoints", "configs/solov2_shapes.py"]}
@@ -154,7 +157,7 @@ class Checker:
 
     # -- steps -------------------------------------------------------------------------------------------------
     def build(self) -> None:
-        t = self.step(2, "build 5 wheels")
+        t = self.step(2, f"build {len(DISTS)} wheels")
         self.wheels.mkdir()
         missing = []
         for dist, (folder, package) in DISTS.items():
@@ -238,7 +241,7 @@ class Checker:
         self.build()
         self.finish("venv + torch", torch)
         self.done(t)
-        t = self.step(3, "install the 5 wheels (not editable; the torch pins again)")
+        t = self.step(3, f"install the {len(DISTS)} wheels (not editable; the torch pins again)")
         self.run("install wheels", self.pip_install(sorted(self.wheels.glob("*.whl"))))
         self.done(t)
         t = self.step(4, "deploy install mmdet")
@@ -283,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"wheels ok: 5 wheels installed in a fresh venv, {len(PLUGINS)} plugins loaded, {len(CONVERSIONS)}"
+    print(f"wheels ok: {len(DISTS)} wheels installed in a fresh venv, {len(PLUGINS)} plugins loaded, {len(CONVERSIONS)}"
           f" conversions and a TensorRT lint from package data ({time.monotonic() - started:.0f} s)")
     return 0
 

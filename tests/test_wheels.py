@@ -1,4 +1,4 @@
-"""Real packages, not only editable installs: the five wheels, installed into a fresh virtualenv, work with their
+"""Real packages, not only editable installs: the six wheels, installed into a fresh virtualenv, work with their
 package data (checkpoints, configs, op tables), which an editable install would find in the checkout anyway.
 
 scripts/check_wheels.py does the work (build, fresh venv with the served torch, `deploy install mmdet`, `deploy

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import typer
 
     from deploybridge.convert.pipeline import ConvertResult
-    from deploybridge.records import Backend, Family, GraphPass, HostOp, KnownWarning, ModelSpec, Rewrite
+    from deploybridge.records import Backend, Family, GraphPass, HostOp, Installer, KnownWarning, ModelSpec, Rewrite
 
 hookspec = pluggy.HookspecMarker("deploybridge")
 
@@ -115,6 +115,23 @@ def deploy_register_known_warnings(register: Callable[[KnownWarning], None]) -> 
     :returns: nothing.
 
     Exceptions are isolated: the plugin is marked failed and its known warnings are withdrawn.
+    """
+
+
+@hookspec
+def deploy_register_installers(register: Callable[[Installer], None]) -> None:
+    """Register frameworks that ``deploy install NAME`` installs.
+
+    Called once per command, when it first needs any registry (``deploy install``, ``deploy plugins``, ...). ``deploy
+    install NAME`` runs the :class:`~deploybridge.records.Installer` registered under ``NAME`` (``deploy install
+    --help`` lists them): it installs what is missing without compiling anything, keeps the installed torch, and
+    running it again installs nothing.
+
+    :param register: call once per :class:`~deploybridge.records.Installer`.
+    :returns: nothing.
+
+    Exceptions are isolated: the plugin is marked failed and its installers are withdrawn. (An exception raised by a
+    registered installer while it runs fails that ``deploy install``, naming the installer and its plugin.)
     """
 
 

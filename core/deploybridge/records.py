@@ -1,7 +1,7 @@
 """Typed records that plugins register and the pipeline passes along.
 
-Plugins build these and hand them to the ``register`` callback of a
-registration hook; the host adds the owner and rejects duplicate names.
+Plugins build these and hand them to the ``register`` callback of a registration hook; the host adds the owner and
+rejects duplicate names.
 """
 from __future__ import annotations
 
@@ -111,9 +111,8 @@ class Tolerance:
 class OutputSpec:
     """One model output, in the declared order.
 
-    ``per_detection`` outputs have one row per detection; their leading
-    dimension is data-dependent, so verification compares counts first and
-    pairs rows by matching, never by position.
+    ``per_detection`` outputs have one row per detection; their leading dimension is data-dependent, so verification
+    compares counts first and pairs rows by matching, never by position.
     """
 
     name: str
@@ -179,21 +178,16 @@ class Rewrite:
 
     ``kind`` says what ``target`` names and what ``replacement`` is:
 
-    * ``function``: a dotted path to a function or method (``torch.linspace``,
-      ``torch.ops.torchvision.roi_align``, ``pkg.mod.Class.method``); patched
-      with ``replacement`` and restored afterwards.
-    * ``module``: a dotted path to an ``nn.Module`` class; its ``forward`` is
-      replaced by ``replacement``.
-    * ``symbolic``: a legacy-exporter op name ``domain::op`` (``aten::triu``);
-      ``replacement`` is a symbolic function registered at the export opset with
-      ``torch.onnx.register_custom_op_symbolic`` and unregistered afterwards.
-    * ``dynamo``: an ATen overload (``torch.ops.aten.triu.default``);
-      ``replacement`` is an onnxscript function put in the dynamo exporter's
-      ``custom_translation_table``.
+    * ``function``: a dotted path to a function or method (``torch.linspace``, ``torch.ops.torchvision.roi_align``,
+      ``pkg.mod.Class.method``); patched with ``replacement`` and restored afterwards.
+    * ``module``: a dotted path to an ``nn.Module`` class; its ``forward`` is replaced by ``replacement``.
+    * ``symbolic``: a legacy-exporter op name ``domain::op`` (``aten::triu``); ``replacement`` is a symbolic function
+      registered at the export opset with ``torch.onnx.register_custom_op_symbolic`` and unregistered afterwards.
+    * ``dynamo``: an ATen overload (``torch.ops.aten.triu.default``); ``replacement`` is an onnxscript function put in
+      the dynamo exporter's ``custom_translation_table``.
 
-    ``wrap=True`` (function/module kinds): ``replacement(original)`` is called
-    once per export and returns the stand-in, for rewrites that delegate to the
-    original in the cases they do not change.
+    ``wrap=True`` (function/module kinds): ``replacement(original)`` is called once per export and returns the
+    stand-in, for rewrites that delegate to the original in the cases they do not change.
     """
 
     name: str
@@ -233,12 +227,11 @@ class GraphPass:
 class HostOp:
     """A step an artifact runs on the host, between or after its engine segments.
 
-    ``name`` is the ONNX op type of the node that stands for it in the artifact's
-    graph (domain ``deploybridge``). ``run(inputs, attributes)`` gets the node's
-    inputs as NumPy arrays (None for an empty input name) and its attributes as
-    a dict, and returns one array per node output. ``semantics`` says exactly what
-    it computes, tensor by tensor, for someone reimplementing it without
-    deploybridge: each artifact's README.md quotes it (deploybridge.convert.artifact_readme).
+    ``name`` is the ONNX op type of the node that stands for it in the artifact's graph (domain ``deploybridge``).
+    ``run(inputs, attributes)`` gets the node's inputs as NumPy arrays (None for an empty input name) and its
+    attributes as a dict, and returns one array per node output. ``semantics`` says exactly what it computes, tensor
+    by tensor, for someone reimplementing it without deploybridge: each artifact's README.md quotes it
+    (deploybridge.convert.artifact_readme).
     """
 
     name: str
@@ -253,17 +246,14 @@ class HostOp:
 class Backend:
     """A runtime the artifact is built for.
 
-    ``unavailable()`` returns None when usable, else one line saying why and
-    how to install it. ``build(onnx_path, out_dir, options)`` writes engine files
-    and returns their names; ``load(artifact_dir, manifest, options)`` returns a
-    runner ``dict[name, ndarray] -> dict[name, ndarray]``.
+    ``unavailable()`` returns None when usable, else one line saying why and how to install it. ``build(onnx_path,
+    out_dir, options)`` writes engine files and returns their names; ``load(artifact_dir, manifest, options)`` returns
+    a runner ``dict[name, ndarray] -> dict[name, ndarray]``.
 
-    ``build_from_module(loaded, example, out_dir, options)``, when given, is called
-    instead of ``build``: the backend compiles the PyTorch module itself
-    (``loaded``: the :class:`LoadedModel`, ``example``: its inputs as tensors by
-    name), e.g. TorchScript. ``model.onnx`` is still exported and kept as the
-    inspectable reference. ``precisions``: what ``--fp16`` / ``--int8`` may ask of
-    this backend ("fp32" always).
+    ``build_from_module(loaded, example, out_dir, options)``, when given, is called instead of ``build``: the backend
+    compiles the PyTorch module itself (``loaded``: the :class:`LoadedModel`, ``example``: its inputs as tensors by
+    name), e.g. TorchScript. ``model.onnx`` is still exported and kept as the inspectable reference. ``precisions``:
+    what ``--fp16`` / ``--int8`` may ask of this backend ("fp32" always).
     """
 
     name: str
@@ -294,3 +284,16 @@ class KnownWarning:
     order: int = 100
     owner: str = ""
 
+
+@dataclass(frozen=True)
+class Installer:
+    """A framework a plugin needs, installed by ``deploy install NAME`` with nothing to compile. ``install(quiet)``
+    installs what is missing and returns what it installed (empty: already installed); ``version``: what an up-to-date
+    install holds (``mmdet==3.3.0, ...``), shown as ``already installed: ...``."""
+
+    name: str
+    install: Callable[[bool], list[str]]
+    description: str = ""
+    version: str = ""
+    order: int = 100
+    owner: str = ""

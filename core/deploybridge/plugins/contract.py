@@ -19,6 +19,7 @@ REGISTRATION_HOOKS: dict[str, tuple[str, type]] = {
     "deploy_register_backends": ("backend", records.Backend),
     "deploy_register_host_ops": ("host op", records.HostOp),
     "deploy_register_known_warnings": ("known warning", records.KnownWarning),
+    "deploy_register_installers": ("installer", records.Installer),
 }
 
 HOOK_NAMES = frozenset(n for n in dir(hookspecs) if n.startswith("deploy_"))

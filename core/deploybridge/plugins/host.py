@@ -253,6 +253,7 @@ class Host:
     backends = _registry("deploy_register_backends", "Backend")
     host_ops = _registry("deploy_register_host_ops", "HostOp")
     known_warnings = _registry("deploy_register_known_warnings", "KnownWarning")
+    installers = _registry("deploy_register_installers", "Installer")
 
     # -- the other hooks ------------------------------------------------
     def detect_family(self, spec: Any) -> str | None:

@@ -17,6 +17,18 @@ def deploy_register_commands(app):
 
 
 @hookimpl
+def deploy_register_installers(register):
+    from deploybridge.records import Installer
+
+    from deploybridge_detectron2.install import WHEEL, install_detectron2, installed
+
+    source = installed() == "source build"  # a Detectron2 built from source is used as it is
+    register(Installer(name="detectron2", install=install_detectron2,
+                       version="detectron2 (source build)" if source else f"{WHEEL[0]}=={WHEEL[1]} (pure Python, without _C)",
+                       description=f"Detectron2 from {WHEEL[0]}=={WHEEL[1]}, pure Python (its cp310 _C left out)"))
+
+
+@hookimpl
 def deploy_register_families(register):
     from deploybridge.records import Family
 

@@ -5,24 +5,18 @@ from deploybridge import hookimpl
 
 
 @hookimpl
-def deploy_register_commands(app):
-    import typer
+def deploy_register_installers(register):
+    from deploybridge.records import Installer
 
-    @app.command("install")
-    def install(what: str = typer.Argument(..., help="What to install: mmdet (MMDetection 3.3.0 with mmcv-lite) or mmdeploy"
-                                                     " (MMDeploy 1.3.1 without its pins, for --exporter mmdeploy; mmdet too).")) -> int:
-        """Install a framework a plugin needs into this environment, without compiling anything (idempotent)."""
-        from deploybridge.errors import DeployError
-        from deploybridge_mmdet.install import MMDEPLOY, PACKAGES, install_mmdeploy, install_mmdet
+    from deploybridge_mmdet.install import MMDEPLOY, PACKAGES, install_mmdeploy, install_mmdet
 
-        targets = {"mmdet": (install_mmdet, PACKAGES), "mmdeploy": (install_mmdeploy, {**PACKAGES, **MMDEPLOY})}
-        if what not in targets:
-            raise DeployError(f"unknown install target '{what}'; choose: {', '.join(targets)}")
-        run, packages = targets[what]
-        done = run()
-        pinned = ", ".join(f"{n}=={v}" for n, v in packages.items())
-        print(f"installed {', '.join(done)}" if done else f"already installed: {pinned}")
-        return 0
+    def pinned(packages):
+        return ", ".join(f"{n}=={v}" for n, v in packages.items())
+
+    register(Installer(name="mmdet", install=install_mmdet, version=pinned(PACKAGES),
+                       description="MMDetection 3.3.0 with mmcv-lite (no compiled mmcv)"))
+    register(Installer(name="mmdeploy", install=install_mmdeploy, version=pinned({**PACKAGES, **MMDEPLOY}),
+                       description="MMDeploy 1.3.1 without its pins, for --exporter mmdeploy (mmdet too)"))
 
 
 @hookimpl
