@@ -4,7 +4,7 @@ Its five boxes are as tall as the input, so a size baked into the graph shows at
 ``dynamic=true`` exports H and W dynamic (verified at 48x48 too); ``bake=true`` reads H as a Python number while
 tracing, so the graph keeps 32 (what the dynamo exporter does to SOLO's CoordConv grid); ``framework=`` gives the
 framework's own predict: ``same`` (the wrapper's outputs), ``shifted`` (scores + 0.01), ``missing`` (its module cannot
-be imported), ``none`` (the family has none; the default).
+be imported), ``none`` (the family has none; the default); ``label_output=classes`` names the labels as Detectron2 does.
 """
 from deploybridge import hookimpl
 from deploybridge.records import Family, LoadedModel, OutputSpec
@@ -17,6 +17,7 @@ def load(spec):
         return str(spec.options.get(key, "")).lower() == "true"
 
     bake = on("bake")
+    label_output = str(spec.options.get("label_output", "labels"))
 
     class Boxes(torch.nn.Module):
         def __init__(self):
@@ -42,12 +43,12 @@ def load(spec):
             import db_test_no_such_framework  # noqa: F401
         with torch.no_grad():
             boxes, scores, labels = (t.numpy() for t in module(*inputs))
-        return {"boxes": boxes, "scores": scores + (0.01 if kind == "shifted" else 0.0), "labels": labels}
+        return {"boxes": boxes, "scores": scores + (0.01 if kind == "shifted" else 0.0), label_output: labels}
 
     dynamic = on("dynamic")
     return LoadedModel(
         module=module, input_names=["images"], make_inputs=lambda seed: make_at(seed, (1, 3, 32, 32)),
-        outputs=[OutputSpec("boxes", True), OutputSpec("scores", True), OutputSpec("labels", True)],
+        outputs=[OutputSpec("boxes", True), OutputSpec("scores", True), OutputSpec(label_output, True)],
         exporter_reason="test family", task="detection",
         dynamic_axes={"images": {2: "height", 3: "width"}} if dynamic else None,
         other_shapes=[(1, 3, 48, 48)], make_inputs_at=make_at,

@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 
 from deploybridge.errors import DeployError
+from deploybridge.parity.output_names import canonical_names
 from deploybridge.records import Task
 
 MAX_DELTA_AP = 0.001  # 0.1 AP points on the [0, 1] scale
@@ -100,7 +101,7 @@ def ap_delta_on_dataset(loaded, runner: Callable[[dict], dict], backend: str, da
                         max_delta: float = MAX_DELTA_AP) -> EvalResult:
     """AP of PyTorch (``loaded``) and of the artifact (``runner``) on ``dataset``, both fed each image as `deploy run`
     feeds the artifact: the family's ``preprocessing`` (detectors and mask-only instance segmenters)."""
-    outputs = set(loaded.output_names)
+    outputs = set(canonical_names(loaded.output_names))  # "classes" read as "labels"
     if not ({"scores", "labels"} <= outputs and outputs & {"boxes", "masks"}):  # instances: what `deploy run` reads
         raise DeployError(f"--eval computes detection AP; this model's task is {loaded.task or 'unknown'} (outputs"
                           f" {', '.join(loaded.output_names)}): drop --eval")

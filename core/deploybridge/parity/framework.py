@@ -13,11 +13,13 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from deploybridge.parity.matching import box_iou, greedy_match, mask_iou
+from deploybridge.parity.output_names import canonical
 
 THRESHOLDS = {"match_iou": 0.95, "min_matched_fraction": 0.99, "max_score_deviation": 1e-3}
 
 
 def instance_parity(framework: Mapping[str, np.ndarray], wrapper: Mapping[str, np.ndarray]) -> dict:
+    framework, wrapper = canonical(framework), canonical(wrapper)  # "classes" read as "labels"
     key = "masks" if "masks" in framework and "masks" in wrapper else "boxes"
     ref, got = np.asarray(framework[key]), np.asarray(wrapper[key])
     iou = (mask_iou(ref, got) if key == "masks" else box_iou(ref, got)) if len(ref) and len(got) else np.zeros((len(ref), len(got)))

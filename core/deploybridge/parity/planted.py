@@ -14,6 +14,7 @@ import numpy as np
 
 from deploybridge.errors import DeployError
 from deploybridge.parity.matching import binary, edge
+from deploybridge.parity.output_names import model_name
 
 PLANTED = {
     "mask_region": "a region of 1 % of one object's mask flipped (the largest object, at its middle)",
@@ -28,7 +29,7 @@ def check_plant(name: str, output_names) -> None:
     """A one-line error for an unknown error name, or one the artifact has no output for."""
     if name not in PLANTED:
         raise DeployError(f"unknown planted error '{name}'; choose one of {', '.join(PLANTED)}")
-    if NEEDS[name] not in output_names:
+    if model_name(NEEDS[name], output_names) is None:  # "classes" is a "labels" output
         raise DeployError(f"--plant {name} changes the '{NEEDS[name]}' output, which this artifact does not have"
                           f" (outputs: {', '.join(output_names)})")
 
@@ -47,7 +48,7 @@ def _middle_region(mask: np.ndarray, fraction: float) -> np.ndarray:
 def plant(name: str, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``outputs`` with the error planted into its first object (the largest, for masks); unchanged without objects."""
     out = {k: np.array(v, copy=True) for k, v in outputs.items()}
-    target = out[NEEDS[name]]
+    target = out[model_name(NEEDS[name], out)]  # under the model's own name ("classes" for "labels")
     if not len(target):
         return out
     if name == "mask_region":

@@ -11,6 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
+from deploybridge.parity.output_names import canonical, canonical_names
 from deploybridge.parity.tasks import dense, detection, embedding, keypoints, mask_instances
 from deploybridge.records import Task
 
@@ -48,7 +49,7 @@ def missing_outputs(task: Task | str | None, names) -> list[str]:
     task = Task.parse(task)
     if task is None:
         return []
-    needed = REQUIRED_OUTPUTS.get(task, ())
+    needed, names = REQUIRED_OUTPUTS.get(task, ()), canonical_names(names)  # "classes" counts as "labels"
     return [n for n in needed if n not in names] if needed else ([] if list(names) else ["(any output)"])
 
 
@@ -64,6 +65,7 @@ def task_parity(task: Task | str | None, ref: Mapping[str, np.ndarray], got: Map
     task = Task.parse(task)
     if task is None:
         return None
+    ref, got = canonical(ref), canonical(got)  # the model's own names for labels ("classes") read as "labels"
     bounds = {**TASK_BOUNDS[task], **{k: v for k, v in (tol or {}).items() if k in DEFAULT_TASK_TOLERANCES}}
     lost = missing_outputs(task, got)
     if lost:

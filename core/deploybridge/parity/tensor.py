@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from deploybridge.parity.output_names import model_name
 from deploybridge.records import OutputSpec, Tolerance
 
 DEFAULT_TOLERANCE = Tolerance(atol=1e-4, rtol=1e-3)
@@ -121,7 +122,8 @@ def compare_outputs(
         if check.detections_ref != check.detections_got:
             check.passed = False
         elif "boxes" in per_det or "masks" in per_det:
-            labels = ("labels" in per_det) and (ref["labels"], got["labels"])
+            name = model_name("labels", per_det)  # the model's name for its labels ("classes" in Detectron2)
+            labels = name is not None and (ref[name], got[name])
             key, match = ("boxes", match_rows) if "boxes" in per_det else ("masks", match_masks)
             perm = match(ref[key], got[key], *(labels or (None, None)))
             check.reordered = int(np.sum(perm != np.arange(len(perm))))

@@ -91,8 +91,11 @@ def boxes_of(masks: np.ndarray) -> np.ndarray:
 
 def as_detections(out: dict) -> dict:
     """Outputs as boxes, scores, labels and N x 1 x H x W float masks: boxes drawn around masks when a model
-    predicts masks only (SOLO), per-instance (N, H, W) masks given their channel axis."""
-    out = dict(out)
+    predicts masks only (SOLO), per-instance (N, H, W) masks given their channel axis; labels from an output the
+    model names otherwise (Detectron2's "classes", :mod:`deploybridge.parity.output_names`)."""
+    from deploybridge.parity.output_names import canonical
+
+    out = canonical(out)
     masks = out.get("masks")
     if masks is not None:
         masks = np.asarray(masks)

@@ -22,13 +22,14 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
     from deploybridge.runtime import segments
     from deploybridge.runtime.image_io import detect
     from deploybridge.convert.resolve import resolve_backend
+    from deploybridge.parity.output_names import canonical_names
     from deploybridge.plugins import Host
 
     manifest = artifact.read_manifest(folder)
     warning = require_verified(manifest, folder, allow_unverified)
     if warning:
         sys.stderr.write(f"warning: {warning}\n")
-    outputs = {o["name"] for o in manifest["outputs"]}
+    outputs = set(canonical_names(o["name"] for o in manifest["outputs"]))  # "classes" read as "labels"
     task = Task.parse(manifest.get("task"))
     if not (task and task.finds_objects) and not {"masks", "scores", "labels"} <= outputs:
         raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")
