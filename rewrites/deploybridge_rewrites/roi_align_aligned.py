@@ -44,7 +44,7 @@ def aligned_by_unaligned(op, features, rois, scale: float, pooled_h: int, pooled
     import torch
     import torch.nn.functional as F
 
-    k = rois.shape[0]
+    k, c = rois.shape[0], features.shape[1]  # c, not -1, in the reshapes: a pyramid level may get no boxes (k == 0)
     g = sampling_ratio if sampling_ratio > 0 else 1
     ratio = 1 if sampling_ratio > 0 else 0
     ph, pw = pooled_h * g, pooled_w * g
@@ -65,12 +65,12 @@ def aligned_by_unaligned(op, features, rois, scale: float, pooled_h: int, pooled
     # exactly one pixel and samples once, at its centre
     full = run(batch, x1, y1, x2, y2, ph, pw)
     narrow = run(per(batch, pw), cx.reshape(-1) - 0.5, per(y1, pw), cx.reshape(-1), per(y2, pw), ph, 1)
-    narrow = narrow.reshape(k, pw, -1, ph).permute(0, 2, 3, 1)
+    narrow = narrow.reshape(k, pw, c, ph).permute(0, 2, 3, 1)
     flat = run(per(batch, ph), per(x1, ph), cy.reshape(-1) - 0.5, per(x2, ph), cy.reshape(-1), 1, pw)
-    flat = flat.reshape(k, ph, -1, pw).permute(0, 2, 1, 3)
+    flat = flat.reshape(k, ph, c, pw).permute(0, 2, 1, 3)
     ty = cy[:, :, None].expand(k, ph, pw).reshape(-1)
     tx = cx[:, None, :].expand(k, ph, pw).reshape(-1)
-    tiny = run(per(batch, ph * pw), tx - 0.5, ty - 0.5, tx, ty, 1, 1).reshape(k, ph, pw, -1).permute(0, 3, 1, 2)
+    tiny = run(per(batch, ph * pw), tx - 0.5, ty - 0.5, tx, ty, 1, 1).reshape(k, ph, pw, c).permute(0, 3, 1, 2)
 
     thin_w, thin_h = (w < 1)[:, None, None, None], (h < 1)[:, None, None, None]
     out = torch.where(thin_w & thin_h, tiny, torch.where(thin_w, narrow, torch.where(thin_h, flat, full)))

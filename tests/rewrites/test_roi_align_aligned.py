@@ -81,3 +81,16 @@ def test_opset_16_needs_no_rewrite(onnx_parity):
     feeds = [(_features(), _boxes(40, 0.25, 4))]
     assert onnx_parity(module, feeds[0], feeds, 16) <= TOL
     assert not REWRITE.applies("legacy", 16) and REWRITE.applies("legacy", 11)
+
+
+def test_no_boxes_gives_no_rows():
+    """A pyramid level that gets no box (Detectron2's ROIPooler calls each level with its own boxes): the stand-in
+    returned 'cannot reshape tensor of 0 elements into shape [0, 7, -1, 5]' while -1 stood for the channels."""
+    import torch
+
+    from deploybridge.convert.rewriting import applied
+    from torchvision.ops import roi_align
+
+    with applied([REWRITE]):
+        got = roi_align(_features(), torch.zeros(0, 5), (5, 7), 0.25, 0, aligned=True)
+    assert got.shape == (0, 4, 5, 7)
