@@ -18,6 +18,12 @@ NEEDS_C = (
 )
 # meta-architectures this family converts (others are refused, naming these)
 SUPPORTED = ("GeneralizedRCNN", "RetinaNet")
+# why a meta-architecture Detectron2 builds here is refused (docs/detectron2.md#support-table)
+NOT_CONVERTED = {
+    "PanopticFPN": "its sem_seg and panoptic outputs (semantic logits, then segments merged in Python by"
+                   " combine_semantic_and_instance_outputs) have no fixed tensor outputs or parity check in this family yet",
+    "SemanticSegmentor": "semantic segmentation alone is not a detector; this family converts instance outputs",
+}
 
 
 def _require_detectron2():
@@ -126,8 +132,9 @@ def build(name: str, options: Mapping[str, Any]):
     cfg = yacs_config(path, options)
     arch = cfg.MODEL.META_ARCHITECTURE
     if arch not in SUPPORTED:
-        raise DeployError(f"config '{name}' builds a {arch}, which the detectron2 family does not convert; it converts"
-                          f" {', '.join(SUPPORTED)} (see docs/detectron2.md)")
+        why = f" ({NOT_CONVERTED[arch]})" if arch in NOT_CONVERTED else ""
+        raise DeployError(f"config '{name}' builds a {arch}, which the detectron2 family does not convert{why}; it"
+                          f" converts {', '.join(SUPPORTED)} (see docs/detectron2.md#support-table)")
     from detectron2.modeling import build_model
 
     model = build_model(cfg)
