@@ -37,3 +37,21 @@ def deploy_register_families(register):
     register(Family(name="detectron2", load=load, description="Detectron2 model-zoo or YAML configs: Faster/Mask/Keypoint/"
                     "Cascade R-CNN (FPN, C4) and RetinaNet (pass --config NAME_OR_PATH, --option KEY=VALUE, and"
                     " --weights or --random-weights)"))
+
+
+@hookimpl
+def deploy_register_rewrites(register):
+    from deploybridge_detectron2 import box_split
+    from deploybridge_detectron2.rewrites import REWRITES
+    from deploybridge_detectron2.torchscript import TRACE_REWRITES  # in force while TorchScript traces
+
+    for rewrite in (*REWRITES, *box_split.REWRITES, *TRACE_REWRITES):
+        register(rewrite)
+
+
+@hookimpl
+def deploy_register_known_warnings(register):
+    from deploybridge_detectron2.known_warnings import KNOWN_WARNINGS
+
+    for known in KNOWN_WARNINGS:
+        register(known)

@@ -25,8 +25,9 @@ def instances_to_tensors(instances, names) -> tuple:
         "boxes": lambda: instances.pred_boxes.tensor,
         "scores": lambda: instances.scores,
         "classes": lambda: instances.pred_classes,
-        # pasted masks are bool (N, H, W); float keeps one dtype through every exporter and runtime
-        "masks": lambda: instances.pred_masks.to(torch.float32),
+        # pasted masks are bool (N, H, W) and stay bool: verification then compares the fraction of flipped pixels
+        # (a probability on the 0.5 threshold may flip between runtimes; as 0/1 floats one flip is an error of 1)
+        "masks": lambda: instances.pred_masks.to(torch.bool),
         "keypoints": lambda: instances.pred_keypoints,  # (N, K, 3): x, y, score
     }
     return tuple(fields[n]() for n in names)
