@@ -98,19 +98,3 @@ def test_convert_shows_the_triage_and_the_rewrite_makes_parity(cli, fake_plugin,
     assert bad.code == 1, bad.err
     assert "fixable" in bad.out and "roi_align_aligned" in bad.out
     assert "verification FAILED" in bad.out or "FAIL" in bad.out
-
-
-def test_the_same_message_from_two_modules_is_two_entries():
-    """Collapsing by message alone gave Detectron2's 52 'Python boolean' TracerWarnings from 9 modules one entry, with
-    the first module's verdict for all of them."""
-    import json as json_module
-    import os as os_module
-    import warnings
-
-    from deploybridge.convert.export import _collapsed
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for where in (json_module.__file__, os_module.__file__, os_module.__file__):
-            warnings.warn_explicit(BOOLEAN, UserWarning, where, 10)
-    assert [(w["module"], w["count"]) for w in _collapsed(caught)] == [("json", 1), ("os", 2)]

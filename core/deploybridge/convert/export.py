@@ -60,19 +60,16 @@ def module_of(filename: str, files: dict[str, str], roots: list[str]) -> str:
 
 
 def _collapsed(caught: list) -> list[dict]:
-    """The captured warnings, each (category, message, module that warned) once with its count and where it came
-    from: the same TracerWarning text from two modules is two entries, each judged on its own (a known warning is
-    tied to its module; one verdict for the first module would cover every other's)."""
+    """The captured warnings, each (category, message) once with its count and where it came from."""
     files, roots = loaded_module_files(), [p for p in sys.path if p]
-    seen: dict[tuple[str, str, str], dict] = {}
+    seen: dict[tuple[str, str], dict] = {}
     for w in caught:
-        module = module_of(w.filename, files, roots)
-        key = (w.category.__name__, str(w.message).strip(), module or w.filename)
+        key = (w.category.__name__, str(w.message).strip())
         if key in seen:
             seen[key]["count"] += 1
         else:
             seen[key] = {"category": key[0], "message": key[1][:500], "source": f"{Path(w.filename).name}:{w.lineno}",
-                         "module": module, "count": 1}
+                         "module": module_of(w.filename, files, roots), "count": 1}
     return list(seen.values())
 
 
