@@ -149,7 +149,11 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
             onnx.save(model, str(onnx_path))
         with timed("build"):
             if backend.build_from_module is not None:  # e.g. TorchScript: compiled from the module, model.onnx kept
-                engine_files = backend.build_from_module(loaded, loaded.make_inputs(seeds[0]), tmp, dict(opts.backend_options))
+                # the rewrites that name the exporter "trace" are in force while torch.jit.trace runs (docs/writing-a-rewrite.md)
+                for_trace = rewriting.select(host.rewrites(), "trace", opts.opset, opts.disabled_rewrites, backend.name,
+                                             family.name)
+                with rewriting.applied(for_trace, opts.opset) as trace_rewrites:
+                    engine_files = backend.build_from_module(loaded, loaded.make_inputs(seeds[0]), tmp, dict(opts.backend_options))
             else:
                 # a --dynamic export's min/opt/max: the range a backend with optimisation profiles (TensorRT) builds for
                 dynamic = {"dynamic": loaded.preprocessing["dynamic"]} if "dynamic" in loaded.preprocessing else {}
@@ -194,6 +198,8 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
         }
         if lowered is not None:
             lowered.annotate(manifest, report)
+        if backend.build_from_module is not None and trace_rewrites.rewrites:
+            manifest["trace_rewrites"] = trace_rewrites.to_json()
         if opts.compare_backends and manifest["verified"]:  # before finish: the manifest's checksum covers it
             with timed("compare backends"):
                 manifest["recommended"] = recommend.measure(

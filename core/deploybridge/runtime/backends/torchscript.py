@@ -53,9 +53,17 @@ def half_kernel_error(exc: BaseException) -> DeployError | None:
         return DeployError(f"torchscript --fp16: '{found.group(1)}' has no float16 kernel on CPU; convert without"
                            " --fp16 (float32), or replace that op in the model")
     if "Half" in text or "float16" in text:  # e.g. "linalg.inv: Low precision dtypes not supported. Got Half"
-        return DeployError(f"torchscript --fp16: an op does not run in float16 on CPU ({first_line(exc, 160)});"
+        said = interpreter_cause(exc)[:160] if "TorchScript interpreter" in text else first_line(exc, 160)
+        return DeployError(f"torchscript --fp16: an op does not run in float16 on CPU ({said});"
                            " convert without --fp16")
     return None
+
+
+def interpreter_cause(exc: BaseException) -> str:
+    """The error behind a TorchScript interpreter failure, whose message starts "The following operation failed in the
+    TorchScript interpreter." and ends with the original error (e.g. a split size the trace kept as a constant)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 @contextmanager
@@ -83,7 +91,8 @@ def _trace(module, example: tuple, fp16: bool):
             named = half_kernel_error(exc) if fp16 else None
             if named is not None:
                 raise named from exc
-            raise DeployError(f"torch.jit.trace cannot trace this model: {first_line(exc, 200)};"
+            cause = interpreter_cause(exc) if "TorchScript interpreter" in str(exc) else first_line(exc, 200)
+            raise DeployError(f"torch.jit.trace cannot trace this model: {cause[:200]};"
                               " use another backend (e.g. --backend onnxruntime)") from exc
     return traced
 
@@ -154,7 +163,10 @@ def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str,
         if half is not None:  # cast here, so callers keep passing float32 (seed 000)
             tensors = _cast_floats(tensors, half)
         with torch.inference_mode():
-            out = module(*tensors)
+            try:
+                out = module(*tensors)
+            except RuntimeError as exc:  # the interpreter's first line says only where; the cause is its last line
+                raise RuntimeError(f"the TorchScript module failed: {interpreter_cause(exc)}") from exc
         out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
         if len(out) != len(out_names):
             raise DeployError(f"the TorchScript module returned {len(out)} outputs, the artifact declares {out_names};"
