@@ -153,13 +153,26 @@ def _build_lazy(path: Path, options: Mapping[str, Any]):
 
 
 def load_weights(model, weights: str) -> None:
-    """A local Detectron2 checkpoint (.pth / .pkl) through Detectron2's own checkpointer (nothing is downloaded)."""
-    if not Path(weights).is_file():
+    """A local checkpoint (nothing is downloaded): a ``.pth`` state_dict (plain or Detectron2's ``{"model": ...}``)
+    loaded strictly by name, or a model-zoo ``.pkl`` through Detectron2's own checkpointer (which renames Caffe2
+    weights)."""
+    path = Path(weights)
+    if not path.is_file():
         raise DeployError(f"weights file {weights} not found (a local .pth/.pkl: nothing is downloaded)")
-    from detectron2.checkpoint import DetectionCheckpointer
+    if path.suffix == ".pkl":
+        from detectron2.checkpoint import DetectionCheckpointer
 
-    checkpointer = DetectionCheckpointer(model)
-    incompatible = checkpointer._load_model(checkpointer._load_file(weights))
-    if incompatible is not None and incompatible.missing_keys:
-        raise DeployError(f"{weights} does not fit this config: {len(incompatible.missing_keys)} weights missing, e.g."
-                          f" {incompatible.missing_keys[0]}; check --config and --option")
+        DetectionCheckpointer(model).load(str(path))
+        return
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle/zip errors all mean "not a checkpoint"
+        raise DeployError(f"{weights} is not a PyTorch checkpoint: {str(exc).splitlines()[0][:150]}") from None
+    state = state.get("model", state) if isinstance(state, dict) else state
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        keys = result.missing_keys or result.unexpected_keys
+        raise DeployError(f"{weights} does not fit this config: {len(result.missing_keys)} weights missing,"
+                          f" {len(result.unexpected_keys)} unexpected, e.g. {keys[0]}; check --config and --option")
