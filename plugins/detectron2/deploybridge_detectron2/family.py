@@ -49,6 +49,25 @@ def check_shape(shape, cfg) -> None:
                               f" would see another image; add --option INPUT.MIN_SIZE_TEST={short} (and MAX_SIZE_TEST)")
 
 
+def categories_of(cfg, name: str) -> list[str] | None:
+    """Class names by class index: the shapes categories for this plugin's shapes configs, else the names Detectron2
+    registers for the config's test dataset (COCO's 80, LVIS, Cityscapes) when their count is the model's."""
+    from deploybridge.evaluation.datasets import shapes
+
+    if name.startswith("shapes_"):
+        return list(shapes.CATEGORIES)
+    if not hasattr(cfg, "DATASETS") or not cfg.DATASETS.TEST:
+        return None
+    from detectron2.data import MetadataCatalog
+
+    try:
+        names = list(MetadataCatalog.get(cfg.DATASETS.TEST[0]).get("thing_classes", []))
+    except (KeyError, AttributeError):
+        return None
+    heads = cfg.MODEL.RETINANET.NUM_CLASSES if cfg.MODEL.META_ARCHITECTURE == "RetinaNet" else cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    return names if len(names) == heads else None
+
+
 def task_of(names) -> Task:
     return Task.KEYPOINTS if "keypoints" in names else Task.INSTANCE_MASKS if "masks" in names else Task.DETECTION
 
@@ -91,7 +110,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         exporters=("legacy",),
         preprocessing=pre,
         task=task_of(names),
-        categories=None,
+        categories=categories_of(cfg, name),  # labels are 0-based class indices
         framework_reference=reference,
         framework_name="Detectron2 DefaultPredictor" if reference else "",
     )
