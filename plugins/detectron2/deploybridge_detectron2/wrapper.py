@@ -8,6 +8,8 @@ name, so the output order changes with the model).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 OUTPUT_ORDER = ("boxes", "scores", "classes", "masks", "keypoints")
@@ -45,8 +47,30 @@ class Detectron2Detector(torch.nn.Module):
     def forward(self, images: torch.Tensor):
         # no "height"/"width": the output size is the input's, read from the tensor, so a dynamic H x W export
         # does not bake the example's size into the graph
-        result = self.model([{"image": images[0]}])[0]["instances"]
+        if images.dtype == torch.float64:  # the noise-floor run (deploybridge.parity.noise_floor): see below
+            with _scores_cast_for_nms():
+                result = self.model([{"image": images[0]}])[0]["instances"]
+        else:
+            result = self.model([{"image": images[0]}])[0]["instances"]
         return instances_to_tensors(result, self.names)
+
+
+@contextmanager
+def _scores_cast_for_nms():
+    """Detectron2's batched_nms casts boxes to float32 but not scores, so a float64 model fails in torchvision's NMS
+    ("dets should have the same type as scores") and no noise floor could be measured: scores are cast to the boxes'
+    dtype there (which boxes survive NMS is decided in float32; everything else stays float64). Never in force
+    while exporting: only float64 inputs take this path."""
+    import torchvision.ops.boxes as tv_boxes
+
+    from deploybridge_detectron2.torchscript import make_batched_nms
+
+    original = tv_boxes.batched_nms
+    tv_boxes.batched_nms = make_batched_nms(original)
+    try:
+        yield
+    finally:
+        tv_boxes.batched_nms = original
 
 
 def predictor_reference(cfg, model):

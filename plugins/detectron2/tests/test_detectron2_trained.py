@@ -48,7 +48,7 @@ def test_deploy_run_names_the_shapes_it_finds(trained, cli, tmp_path):
     code, out = trained
     assert code == 0
     Image.fromarray(shapes.validation_image(0)).save(tmp_path / "shapes0.png")
-    result = cli("run", out, tmp_path / "shapes0.png", "--json")
+    result = cli("run", out, tmp_path / "shapes0.png", "--json", "--out", tmp_path / "drawn")
     assert result.code == 0, result.err
     detections = next(iter(json.loads(result.out).values()))
     confident = [d for d in detections if d["score"] >= 0.5]
