@@ -12,15 +12,10 @@ import textwrap
 
 import pytest
 
+from conftest import assert_one_line_error
+
 pytest.importorskip("detectron2", reason="Detectron2 not installed: run `deploy install detectron2`")
 
-
-
-def assert_one_line_error(result, code: int, contains: str) -> None:
-    """As the root conftest's helper (which `from conftest import` cannot reach from here: this folder has its own)."""
-    lines = [ln for ln in result.err.splitlines() if ln.strip()]
-    assert result.code == code and len(lines) == 1, (result.code, result.err)
-    assert lines[0].startswith("error: ") and "Traceback" not in result.err and contains in lines[0], lines[0]
 
 FASTER = "COCO-Detection/faster_rcnn_R_50_FPN_3x"
 R18 = ["--option", "MODEL.RESNETS.DEPTH=18", "--option", "MODEL.RESNETS.RES2_OUT_CHANNELS=64",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from d2_zoo import zoo_converter  # noqa: F401 - a pytest fixture, used by name
+
 pytest.importorskip("detectron2", reason="Detectron2 not installed: run `deploy install detectron2`")
 
 

@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from d2_zoo import zoo_converter  # noqa: F401 - a pytest fixture, used by name
+
 pytest.importorskip("detectron2", reason="Detectron2 not installed: run `deploy install detectron2`")
 
 DYNAMIC = ("--backend", "torchscript", "--dynamic", "height,width")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from d2_zoo import zoo_converter  # noqa: F401 - a pytest fixture, used by name
+
 pytest.importorskip("detectron2", reason="Detectron2 not installed: run `deploy install detectron2`")
 
 CASES = [("faster", 11), ("retinanet", 11), ("cascade", 11), ("mask", 17), ("cascade", 17)]

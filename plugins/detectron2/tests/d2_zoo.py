@@ -1,4 +1,8 @@
-"""Fixtures shared by the detectron2 plugin tests (the root conftest.py has cli, onnx_parity, ...)."""
+"""Fixtures shared by the detectron2 plugin tests, imported by name (``from d2_zoo import zoo_converter``).
+
+Not a conftest.py: a second module named ``conftest`` replaces the root one in ``sys.modules``, and every
+``from conftest import ...`` in the other test folders then fails to collect (the root conftest.py has cli,
+onnx_parity, assert_one_line_error, ...)."""
 from __future__ import annotations
 
 import io
