@@ -13,15 +13,15 @@ the reason) and how long the conversion took.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import re
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
+
+from support_table import convert, measured, reason
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "detectron2.md"
@@ -47,42 +47,24 @@ TARGETS = {
     "ONNX Runtime, opset 11": ["--backend", "onnxruntime", "--opset", "11"],
 }
 
-TIMED = ("import subprocess, sys, time; t = time.monotonic(); code = subprocess.run(sys.argv[1:]).returncode;"
-         " sys.stderr.write(f'\\nconversion took {time.monotonic() - t:.1f} s\\n'); sys.exit(code)")
-
-
-def reason(proc: subprocess.CompletedProcess) -> str:
-    lines = [ln.strip() for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
-    text = next((ln for ln in reversed(lines) if ln.startswith(("error:", "Error:"))), lines[-1] if lines else "?")
-    text = re.sub(r"\s+", " ", text.replace("|", "/"))
-    return text[:160] + ("…" if len(text) > 160 else "")
-
-
 def cell(proc: subprocess.CompletedProcess, out: Path, seconds: float) -> str:
-    manifest = out / "manifest.json"
-    if proc.returncode not in (0, 1) or not manifest.is_file():
+    found = measured(out)
+    if proc.returncode not in (0, 1) or found is None:
         return f"— exit {proc.returncode}: {reason(proc)}"
-    details = json.loads(manifest.read_text())["verification"]["details"]
-    inputs = details["inputs"]
-    worst = max((o.get("max_abs") or 0.0 for i in inputs for o in i["outputs"]), default=0.0)
-    got = sum(i.get("detections_got") or 0 for i in inputs)
-    ref = sum(i.get("detections_ref") or 0 for i in inputs)
-    matched = sum((i.get("task") or {}).get("metrics", {}).get("matched", 0) for i in inputs)
-    framework = details.get("framework") or {}
+    framework = found["framework"]
     fw = ""
     if framework.get("inputs"):
         rows = framework["inputs"]
         fw = (f"; DefaultPredictor {sum(r['matched'] for r in rows)}/{sum(r['framework_count'] for r in rows)}"
               f" by {'mask' if rows[0]['matched_by'] == 'masks' else 'box'} IoU")
     if proc.returncode == 0:
-        return f"✔ max abs {worst:.1e}, {matched}/{ref} matched{fw} ({seconds:.0f} s)"
-    bad = [o for i in inputs for o in i["outputs"] if not o.get("passed", True)]
-    why = next((o["note"] for o in bad if o.get("note")), "")
-    why = " (" + re.sub(r"\s+", " ", why.replace("|", "/"))[:140] + ")" if why else ""
-    what = ", ".join(sorted({o["name"] for o in bad})) or "task parity"
+        return f"✔ max abs {found['worst']:.1e}, {found['matched']}/{found['ref']} matched{fw} ({seconds:.0f} s)"
+    why = f" ({found['note']})" if found["note"] else ""
+    what = ", ".join(found["failed"]) or "task parity"
     if framework and not framework.get("passed", True):
         what += ", DefaultPredictor parity"
-    return f"✘ FAILED: {got} vs {ref} detections, {matched} matched; failed: {what}{why}{fw} ({seconds:.0f} s)"
+    return (f"✘ FAILED: {found['got']} vs {found['ref']} detections, {found['matched']} matched; failed: {what}{why}{fw}"
+            f" ({seconds:.0f} s)")
 
 
 def main() -> None:
@@ -99,16 +81,9 @@ def main() -> None:
         for target, flags in targets.items():
             for name, (config, options) in models.items():
                 out = Path(tmp) / re.sub(r"\W+", "_", f"{name}_{target}")
-                cmd = [sys.executable, "-m", "deploybridge", "convert", "--plugin", "detectron2", "--config", config,
-                       *[a for o in options for a in ("--option", o)], "--random-weights", *flags, "--out", str(out)]
-                if args.lock:  # timed inside the lock: the time a conversion took, not the wait for the machine
-                    cmd = ["flock", args.lock, sys.executable, "-c", TIMED, *cmd]
-                started = time.monotonic()
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-                seconds = time.monotonic() - started
-                timed = re.search(r"\nconversion took ([\d.]+) s\n?$", proc.stderr)
-                if timed:
-                    seconds, proc.stderr = float(timed.group(1)), proc.stderr[:timed.start()]
+                proc, seconds = convert(["--plugin", "detectron2", "--config", config,
+                                         *[a for o in options for a in ("--option", o)], "--random-weights", *flags,
+                                         "--out", str(out)], args.lock)
                 cells[name, target] = cell(proc, out, seconds)
                 print(f"{name} | {target} | {cells[name, target]}", flush=True)
                 write(table(models, targets, cells), args.dry_run)

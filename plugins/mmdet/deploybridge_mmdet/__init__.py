@@ -31,9 +31,9 @@ def deploy_register_families(register):
 
 @hookimpl
 def deploy_register_rewrites(register):
-    from deploybridge_mmdet.rewrites import REWRITES
+    from deploybridge_mmdet import mmdeploy_rewrites, rewrites
 
-    for rewrite in REWRITES:
+    for rewrite in (*rewrites.REWRITES, *mmdeploy_rewrites.REWRITES):
         register(rewrite)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from deploybridge.errors import DeployError
 from deploybridge.parity.synthetic_inputs import calibration_seeds
-from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
+from deploybridge.records import LoadedModel, ModelSpec, OutputSpec, Task
 
 DEFAULT_SHAPE = (1, 3, 320, 320)
 
@@ -19,20 +19,59 @@ def example_images(shape, seed: int):
     return ((0.8 * smooth + 0.2 * torch.rand(shape, generator=g)) * 255).float()
 
 
+def _masks(model) -> bool:
+    roi = getattr(model, "roi_head", None)
+    return bool(getattr(roi, "with_mask", False)) or hasattr(model, "mask_head") or "Ins" in type(getattr(model, "bbox_head", None)).__name__
+
+
+def mask_rule(model) -> tuple[float, bool]:
+    """(threshold, strict) by which this model's predict binarises masks: FCN mask heads keep probabilities
+    ``>= mask_thr_binary``; CondInst and RTMDet-Ins keep ``> mask_thr(_binary)``."""
+    cfg = model.test_cfg or {}
+    if "rcnn" in cfg:
+        return float(cfg["rcnn"].get("mask_thr_binary", 0.5)), False
+    return float(cfg.get("mask_thr_binary", cfg.get("mask_thr", 0.5))), True
+
+
+def mmdeploy_export(model, pre: dict, names: list[str], inputs: tuple, path, opset: int, probabilities: bool) -> None:
+    """--exporter mmdeploy: MMDeploy's own conversion of this detector, given the family's input and outputs (mask
+    probabilities when the reference is the native module, which gives them; else masks binarised as predict does)."""
+    from deploybridge_mmdet import mmdeploy_export as peer
+    from deploybridge_mmdet.mmdeploy_outputs import declare_outputs
+
+    if opset < 16 and any(key in type(model).__name__ for key in ("Deformable", "DINO")):
+        raise DeployError(f"{type(model).__name__}'s deformable attention samples with grid_sample, which ONNX has from"
+                          " opset 16; choose --opset 16 or higher")
+    rcnn = getattr(getattr(model, "roi_head", None), "test_cfg", None) if probabilities else None
+    binary = rcnn.get("mask_thr_binary") if rcnn else None
+    if binary is not None:  # MMDeploy's mask head binarises only when the threshold is >= 0: probabilities, as native
+        rcnn["mask_thr_binary"] = -1.0
+    try:
+        peer.run_mmdeploy(model, inputs[0], path, opset, False, "masks" in names)
+    finally:
+        if binary is not None:
+            rcnn["mask_thr_binary"] = binary
+    threshold, strict = mask_rule(model) if "masks" in names and not probabilities else (None, True)
+    declare_outputs(path, pre, names, "images", mask_thr=threshold, mask_strict=strict)
+
+
 def load(spec: ModelSpec) -> LoadedModel:
     import torch
 
     from deploybridge_mmdet import config as cfgmod, support
     from deploybridge_mmdet.calibration import CALIBRATION_IMAGES, calibrate_random
+    from deploybridge_mmdet.calibration_generic import calibrate_by_predict
     from deploybridge_mmdet.dense import DenseDetector, is_dense
-    from deploybridge_mmdet.two_stage import TwoStageDetector, is_two_stage
+    from deploybridge_mmdet.predict_module import Predict, detection_count
     from deploybridge_mmdet.reference import mmdet_predict
+    from deploybridge_mmdet.two_stage import TwoStageDetector, is_two_stage
 
     name = spec.config or spec.model
     if not name:
         raise DeployError("the mmdet family needs --config NAME_OR_PATH, e.g. --config retinanet/retinanet_r18_fpn_1x_coco")
     torch.manual_seed(spec.seed)
-    model, cfg = cfgmod.build(name, check=lambda model_cfg: support.check(model_cfg, name))  # before building
+    paths: list[str] = []
+    model, cfg = cfgmod.build(name, check=lambda model_cfg: paths.extend(support.check(model_cfg, name)))  # before building
     if spec.weights:
         cfgmod.load_checkpoint(model, spec.weights, name)
     elif not spec.random_weights:
@@ -42,28 +81,38 @@ def load(spec: ModelSpec) -> LoadedModel:
     divisor = pre["pad_size_divisor"]
     if len(shape) != 4 or shape[1] != 3 or shape[2] % divisor or shape[3] % divisor:
         raise DeployError(f"input shape {shape} must be N,3,H,W with H and W multiples of {divisor} (the config's pad_size_divisor)")
-    if is_dense(model):
+    names = ["boxes", "scores", "labels"] + (["masks"] if _masks(model) else [])
+    native = support.NATIVE in paths
+    if native and is_dense(model):
         module = DenseDetector(model, pre)
-    elif is_two_stage(model):
+    elif native and is_two_stage(model):
         module = TwoStageDetector(model, pre)
-    else:
-        raise DeployError(f"config '{name}' builds a {type(model).__name__}, which the mmdet family does not convert; it converts"
-                          f" {support.SUPPORTED}")
+    else:  # MMDeploy's export only: held to MMDetection's predict, which is also the PyTorch reference
+        native, module = False, Predict(model, pre, names)
     with torch.no_grad():  # an op the mmcv layer lacks fails here, naming itself (exit 2), before any export
         probe = torch.zeros(1, 3, *shape[2:])
-        model.extract_feat(probe) if hasattr(model, "roi_head") else model._forward(probe)
-    if not spec.weights:  # heads that detect something on inputs verification never uses
-        calibrate_random(model, module, [example_images((1, 3, *shape[2:]), seed)
-                                         for seed in calibration_seeds(spec.seed, CALIBRATION_IMAGES)])
-    names = ["boxes", "scores", "labels"] + (["masks"] if getattr(module, "with_mask", False) else [])
+        module(probe) if not native else model.extract_feat(probe) if hasattr(model, "roi_head") else model._forward(probe)
+    calibration_images = [example_images((1, 3, *shape[2:]), seed) for seed in calibration_seeds(spec.seed, CALIBRATION_IMAGES)]
+    if not spec.weights and native:  # heads that detect something on inputs verification never uses
+        calibrate_random(model, module, calibration_images)
+    elif not spec.weights:
+        calibrate_by_predict(model, calibration_images, detection_count(model, pre))
+    if native:
+        names = names[:3] + (["masks"] if getattr(module, "with_mask", False) else [])  # native masks: probabilities
+    mmdeploy = support.MMDEPLOY in paths
     return LoadedModel(
         module=module.eval(),
         input_names=["images"],
         outputs=[OutputSpec(n, per_detection=True) for n in names],
         make_inputs=lambda seed: (example_images(shape, seed),),
-        exporter_reason="MMDetection detectors trace with the legacy exporter; post-processing rewritten as tensor ops",
+        default_exporter="legacy" if native else "mmdeploy",
+        exporters=("legacy", "dynamo") if native else ("mmdeploy",),
+        exporter_reason=("MMDetection detectors trace with the legacy exporter; post-processing rewritten as tensor ops" if native
+                         else f"{type(model).__name__} converts through MMDeploy's own rewriters only (--exporter mmdeploy)"),
+        extra_exporters={"mmdeploy": lambda inputs, path, opset: mmdeploy_export(model, pre, names, inputs, path, opset, native)}
+        if mmdeploy else {},
         preprocessing=pre,
-        task="detection",
+        task=Task.INSTANCE_MASKS if "masks" in names and not native else Task.DETECTION,
         categories=None,
         framework_reference=lambda inputs: mmdet_predict(model, inputs[0], pre),
         framework_name="MMDetection predict",

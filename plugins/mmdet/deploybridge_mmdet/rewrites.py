@@ -68,8 +68,9 @@ REWRITES = [
     Rewrite(name="mmcv_roi_align_torchvision", kind="module", target="mmcv.ops.roi_align.RoIAlign",
             replacement=roi_align_forward,
             why="mmcv's RoIAlign symbolic writes Squeeze with an axes attribute (invalid from opset 13) and emulates"
-                " aligned=True inexactly; torchvision's roi_align exports RoiAlign-16 (and roi_align_aligned below 16)",
-            exporters=("legacy",), families=MMDET_FAMILIES),
+                " aligned=True inexactly; torchvision's roi_align exports RoiAlign-16 (and roi_align_aligned below 16);"
+                " MMDeploy's own RoIAlign symbolic imports _cast_Long, gone from torch 2.x",
+            exporters=("legacy", "mmdeploy"), families=MMDET_FAMILIES),
     Rewrite(name="mmdeploy_legacy_exporter", kind="function", target="torch.onnx.export", replacement=legacy_exporter,
             wrap=True, why="MMDeploy 1.3.1 calls torch.onnx.export without dynamo=False; on torch 2.14 that means the dynamo"
                 " exporter, which ignores MMDeploy's symbolics; the legacy exporter, as MMDeploy expects",

@@ -1,14 +1,17 @@
 """Which MMDetection architectures the ``mmdet`` family converts, decided from the config's ``model`` before anything
 is built or run: any other architecture is refused in one line (exit 2) naming it and what is supported.
 
-The family reimplements post-processing with tensor ops (dense.py, two_stage.py) and holds it to MMDetection's own
-``predict``; only heads whose ``predict`` those modules reproduce are accepted: anchor heads scored by a sigmoid
-that MMDetection post-processes with the base dense head's code, and Faster / Mask R-CNN with a standard RoI head
-whose box head is a softmax classifier on FC (or conv + FC) layers.
+Two paths, each held to MMDetection's own ``predict``. The native one reimplements post-processing with tensor ops
+(dense.py, two_stage.py); only heads whose ``predict`` those modules reproduce are accepted. The ``mmdeploy`` one runs
+MMDeploy 1.3.1's own rewriters (mmdeploy_export.py); only heads whose MMDeploy export loads in stock ONNX Runtime
+and matched predict when measured are accepted, and the heads MMDeploy lists but that fail here are refused with
+the measured reason. A config either path takes is converted; the native path is the default where both do.
 """
 from __future__ import annotations
 
 from deploybridge.errors import DeployError
+
+NATIVE, MMDEPLOY = "native", "mmdeploy"
 
 DENSE_DETECTORS = ("RetinaNet", "SingleStageDetector")
 DENSE_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead")
@@ -19,6 +22,27 @@ BOX_HEADS = ("Shared2FCBBoxHead", "Shared4Conv1FCBBoxHead", "ConvFCBBoxHead")
 MASK_HEADS = ("FCNMaskHead",)
 SOLO_HEADS = ("SOLOHead", "DecoupledSOLOHead", "DecoupledSOLOLightHead", "SOLOV2Head")
 HEAD_KEYS = ("bbox_head", "rpn_head", "roi_head", "mask_head", "panoptic_head", "track_head", "detector")
+
+# --exporter mmdeploy: heads MMDeploy 1.3.1 exports for ONNX Runtime whose artifact the family verified against
+# MMDetection's predict (the support table in docs/mmdet.md, scripts/mmdet_support.py)
+MMDEPLOY_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead", "ATSSHead", "FCOSHead",
+                  "AutoAssignHead", "NASFCOSHead", "FSAFHead", "GFLHead", "FoveaHead", "YOLOV3Head", "YOLOXHead",
+                  "RTMDetHead", "RTMDetSepBNHead", "RTMDetInsSepBNHead", "CondInstBboxHead", "DETRHead",
+                  "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")
+MMDEPLOY_ROI_HEADS = ("StandardRoIHead", "CascadeRoIHead")
+DEFORM_CONV = ("exports deformable convolution as MMDeploy's custom op MMCVDeformConv2d, which stock ONNX Runtime"
+               " cannot load (it needs MMDeploy's compiled ops library)")
+# what MMDeploy 1.3.1 does with heads it lists, measured here
+MMDEPLOY_REFUSED = {
+    "VFNetHead": DEFORM_CONV, "RepPointsHead": DEFORM_CONV, "DDODHead": DEFORM_CONV,
+    "TOODHead": "its export fails translating deformable convolution (DeformConv2dFunction)",
+    "CenterNetHead": "MMDeploy's CenterNet rewrite reads the 'border' RandomCenterCropPad writes, which a deployed input"
+                     " does not have",
+    "SSDHead": "MMDeploy 1.3.1 reads SSDHead.loss_cls, which MMDetection 3.3's SSDHead no longer has",
+    "PAAHead": "MMDetection's predict re-scores boxes by score voting; MMDeploy's export does not (parity fails)",
+}
+MMDEPLOY_SUPPORTED = (f"with --exporter mmdeploy: {', '.join(MMDEPLOY_HEADS)}, and Faster/Mask/Cascade (Mask) R-CNN"
+                      f" ({'/'.join(MMDEPLOY_ROI_HEADS)})")
 
 SUPPORTED = (f"RetinaNet-like single-stage detectors ({', '.join(DENSE_HEADS)}) and Faster/Mask R-CNN"
              f" ({'/'.join(RPN_HEADS)} + {'/'.join(ROI_HEADS)}, box head {'/'.join(BOX_HEADS)} with a softmax classifier)")
@@ -66,12 +90,43 @@ def _problem(model) -> str | None:
     return None
 
 
-def check(model, name: str) -> None:
-    """DeployError naming the architecture and what is supported, unless the family converts this model config."""
-    problem = _problem(model)
-    if problem is None:
-        return
+def _mmdeploy_problem(model) -> str | None:
+    """Why --exporter mmdeploy cannot convert this model config, or None."""
+    head = type_name(model.get("bbox_head") or {})
+    if head in MMDEPLOY_REFUSED:
+        return f"{head}: {MMDEPLOY_REFUSED[head]}"
+    if head in MMDEPLOY_HEADS:
+        return None
+    roi = model.get("roi_head") or {}
+    if type_name(model.get("rpn_head") or {}) not in RPN_HEADS or type_name(roi) not in MMDEPLOY_ROI_HEADS:
+        return ""
+    if roi.get("shared_head"):
+        return "its roi_head runs a shared head (C4), which MMDeploy 1.3.1 does not rewrite"
+    boxes = roi.get("bbox_head") or {}
+    for box in boxes if isinstance(boxes, (list, tuple)) else [boxes]:
+        if type_name(box) not in BOX_HEADS:
+            return f"its box head is a {type_name(box)}"
+    masks = roi.get("mask_head") or {}
+    for mask in masks if isinstance(masks, (list, tuple)) else [masks] if masks else []:
+        if type_name(mask) not in MASK_HEADS:
+            return f"its mask head is a {type_name(mask)}"
+    return None
+
+
+def paths(model) -> dict[str, str | None]:
+    """Per conversion path, None if it converts this model config, else why not ("" when it simply is not listed)."""
+    return {NATIVE: _problem(model), MMDEPLOY: _mmdeploy_problem(model)}
+
+
+def check(model, name: str) -> list[str]:
+    """The paths that convert this model config, the native one first; DeployError naming the architecture, why and
+    what is supported when none does (before anything is built or run)."""
+    found = paths(model)
+    accepted = [path for path, problem in found.items() if problem is None]
+    if accepted:
+        return accepted
     hint = "; use --plugin solo for SOLO" if type_name(model.get("mask_head") or {}) in SOLO_HEADS else ""
-    why = f": {problem}" if problem else ""
+    why = "; ".join(p for p in found.values() if p)
+    why = f" ({why})" if why else ""
     raise DeployError(f"config '{name}' builds a {architecture(model)}, which the mmdet family does not convert{why};"
-                      f" it converts {SUPPORTED}{hint}")
+                      f" it converts {SUPPORTED}; {MMDEPLOY_SUPPORTED}{hint}")

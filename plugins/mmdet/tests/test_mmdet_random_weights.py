@@ -26,16 +26,14 @@ HEADS = {
                                      " num_cls_fcs=1, num_reg_fcs=1))"),
     "FCNMaskHead": ("mask_rcnn/mask-rcnn_r50_fpn_1x_coco", R18),
 }
-# the architectures issue 17.8 found crashing with exit 3 while being probed, and two near misses
+# architectures neither path converts (issue 20: DETR, DINO, CondInst, YOLOX and Cascade R-CNN, refused here before,
+# convert with --exporter mmdeploy now): the reason is in the line
 REFUSED = {
-    "DETR": "detr/detr_r18_8xb2-500e_coco",
-    "DINO": "dino/dino-4scale_r50_8xb2-12e_coco",
-    "CondInst": "condinst/condinst_r50_fpn_ms-poly-90k_coco_instance",
     "Mask2Former": "mask2former/mask2former_r50_8xb2-lsj-50e_coco",
-    "SingleStageDetector (bbox_head SSDHead)": "ssd/ssd300_coco",
-    "YOLOX": "yolox/yolox_s_8xb8-300e_coco",
-    "CascadeRCNN": "cascade_rcnn/cascade-rcnn_r18_fpn_8xb8-amp-lsj-200e_coco",
+    "SSDHead: MMDeploy 1.3.1 reads SSDHead.loss_cls": "ssd/ssd300_coco",
     "its box head is a SABLHead": "sabl/sabl-faster-rcnn_r50_fpn_1x_coco",
+    "VFNetHead: exports deformable convolution as MMDeploy's custom op": "vfnet/vfnet_r50_fpn_1x_coco",
+    "PAAHead: MMDetection's predict re-scores boxes by score voting": "paa/paa_r50_fpn_1x_coco",
 }
 
 
@@ -120,5 +118,5 @@ def test_unsupported_architectures_are_refused_before_building(cli, tmp_path, mo
         result = cli("convert", "--plugin", "mmdet", "--config", config, "--random-weights", "--out", out)
         assert_one_line_error(result, 2, name)
         assert "which the mmdet family does not convert" in result.err and "RetinaHead" in result.err, result.err
-        assert "StandardRoIHead" in result.err and not out.exists()
+        assert "StandardRoIHead" in result.err and "--exporter mmdeploy" in result.err and not out.exists()
     assert built == []

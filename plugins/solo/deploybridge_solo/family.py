@@ -34,10 +34,11 @@ def shapes_image(shape, seed: int):
 def mmdeploy_export(model, pre: dict, inputs: tuple, path, opset: int, dynamic: bool) -> None:
     """--exporter mmdeploy: MMDeploy's own SOLO conversion, given this family's input and outputs."""
     from deploybridge_mmdet import mmdeploy_export as peer
+    from deploybridge_mmdet.mmdeploy_outputs import solo_declared_outputs
 
     peer.run_mmdeploy(model, inputs[0], path, opset, dynamic)
     cfg = model.mask_head.test_cfg
-    peer.solo_declared_outputs(path, pre, float(cfg.filter_thr), float(cfg.mask_thr), "images")
+    solo_declared_outputs(path, pre, float(cfg.filter_thr), float(cfg.mask_thr), "images")
 
 
 def shapes_categories():
