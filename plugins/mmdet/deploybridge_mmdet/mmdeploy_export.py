@@ -35,7 +35,21 @@ def output_names(masks: bool) -> list[str]:
     return ["dets", "labels", "masks"] if masks else ["dets", "labels"]
 
 
-def deploy_config(opset: int, dynamic: bool, masks: bool = True):
+def post_processing(model) -> dict:
+    """MMDeploy's ``post_processing`` from the model's own test_cfg. MMDeploy's configs fix keep_top_k=100,
+    max_output_boxes_per_class=200 and pre_top_k=5000 for every model, and its heads fall back to them where the
+    test_cfg says nothing: YOLOX (no max_per_img) then returned 100 boxes where predict returns 154 and 184, and the
+    per-class cap cut the RPN's 1000 proposals (one class) to 200. MMDetection caps neither."""
+    cfg = (getattr(model, "test_cfg", None) or {})
+    cfg = cfg.get("rcnn", cfg)
+    keep = int(cfg.get("max_per_img", -1) or -1)
+    return dict(score_threshold=float(cfg.get("score_thr", 0.05)), confidence_threshold=0.005,
+                iou_threshold=float((cfg.get("nms") or {}).get("iou_threshold", 0.5)),
+                max_output_boxes_per_class=10000, pre_top_k=-1, keep_top_k=keep,
+                background_label_id=-1, export_postprocess_mask=True)
+
+
+def deploy_config(opset: int, dynamic: bool, masks: bool = True, post: dict | None = None):
     """What MMDeploy's configs/mmdet/{detection,instance-seg}/*_onnxruntime_{static,dynamic}.py say (its wheel ships
     no configs)."""
     from mmengine import Config
@@ -50,9 +64,10 @@ def deploy_config(opset: int, dynamic: bool, masks: bool = True):
                          save_file="end2end.onnx", input_names=["input"], output_names=outputs, input_shape=None,
                          optimize=True, dynamic_axes=axes),
         codebase_config=dict(type="mmdet", task="ObjectDetection", model_type="end2end",
-                             post_processing=dict(score_threshold=0.05, confidence_threshold=0.005, iou_threshold=0.5,
-                                                  max_output_boxes_per_class=200, pre_top_k=5000, keep_top_k=100,
-                                                  background_label_id=-1, export_postprocess_mask=True)),
+                             post_processing=post or dict(score_threshold=0.05, confidence_threshold=0.005,
+                                                          iou_threshold=0.5, max_output_boxes_per_class=200,
+                                                          pre_top_k=5000, keep_top_k=100, background_label_id=-1,
+                                                          export_postprocess_mask=True)),
         backend_config=dict(type="onnxruntime")))
 
 
@@ -86,7 +101,7 @@ def run_mmdeploy(model, images, path: Path, opset: int, dynamic: bool, masks: bo
     from deploybridge_mmdet.reference import image_sample
 
     check_installed()
-    cfg = deploy_config(opset, dynamic, masks)
+    cfg = deploy_config(opset, dynamic, masks, post_processing(model))
     with torch.no_grad():
         data = model.data_preprocessor({"inputs": [images[0]], "data_samples": [image_sample(*images.shape[-2:])]}, False)
     with tempfile.TemporaryDirectory() as work, quiet_mmengine_loggers():

@@ -1,0 +1,82 @@
+"""--exporter mmdeploy for the mmdet family (issue 20.1): MMDeploy 1.3.1's own rewriters, run on torch 2.14 under the
+plugin's scoped fixes, the artifact held to MMDetection's predict by the same verifier. One small model per kind of
+post-processing MMDeploy rewrites (DETR's top-k, RPN + RoI heads, a cascade); the full table comes from
+scripts/mmdet_support.py."""
+import json
+
+import pytest
+
+from conftest import assert_one_line_error
+
+pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
+pytest.importorskip("mmdeploy", reason="MMDeploy not installed here: run `deploy install mmdeploy`")
+
+SHAPE = "1,3,192,256"
+R18_FPN = "backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512])"
+DETR = "detr/detr_r18_8xb2-500e_coco"
+CASCADE = "cascade_rcnn/cascade-rcnn_r18_fpn_8xb8-amp-lsj-200e_coco"
+
+
+def _r18(tmp_path, base: str, overrides: str = R18_FPN) -> str:
+    from deploybridge_mmdet.config import resolve_config
+
+    path = tmp_path / f"{base.split('/')[0]}_r18.py"
+    path.write_text(f'_base_ = "{resolve_config(base)}"\nmodel = dict({overrides})\n')
+    return str(path)
+
+
+def _convert(cli, out, config, *flags):
+    result = cli("convert", "--plugin", "mmdet", "--config", config, "--random-weights", "--input-shape", SHAPE,
+                 *flags, "--out", out)
+    manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
+    return result, manifest
+
+
+def _detections(manifest) -> list[int]:
+    return [i["detections_ref"] for i in manifest["verification"]["details"]["inputs"]]
+
+
+def test_detr_converts_through_mmdeploy_only_and_equals_predict(cli, tmp_path):
+    """DETR has no native path: MMDeploy's export is the default, held to MMDetection's predict (the PyTorch
+    reference is predict itself); a planted box shift on the same artifact fails verification."""
+    result, manifest = _convert(cli, tmp_path / "detr", DETR)
+    assert result.code == 0, result.err
+    assert manifest["export"]["exporter"] == "mmdeploy"
+    assert [o["name"] for o in manifest["outputs"]] == ["boxes", "scores", "labels"]
+    assert min(_detections(manifest)) >= 1
+    assert manifest["framework_parity"]["passed"]
+    planted = cli("verify", tmp_path / "detr", "--plant", "box_shift")
+    assert planted.code == 1, planted.out + planted.err
+
+
+def test_an_mmdeploy_only_architecture_refuses_the_legacy_exporter(cli, tmp_path):
+    result, _ = _convert(cli, tmp_path / "detr", DETR, "--exporter", "legacy")
+    assert_one_line_error(result, 2, "mmdeploy exporter only")
+
+
+def test_cascade_rcnn_needs_the_roi_align_rewrite_and_then_equals_predict(cli, tmp_path):
+    """MMDeploy's own RoIAlign symbolic imports torch.onnx.symbolic_opset9._cast_Long, gone from torch 2.x: without
+    mmcv_roi_align_torchvision the export fails in one line, nothing written. With it, Cascade R-CNN (no native
+    path) verifies against predict; its random weights are calibrated by predict itself (the three stages' softmax
+    classifiers found by width, spread, background lowered until each calibration image has >= 5 detections)."""
+    broken, _ = _convert(cli, tmp_path / "broken", CASCADE, "--no-rewrite", "mmcv_roi_align_torchvision")
+    assert_one_line_error(broken, 2, "_cast_Long")
+    assert not (tmp_path / "broken").exists()
+    result, manifest = _convert(cli, tmp_path / "cascade", CASCADE)
+    assert result.code == 0, result.err
+    assert manifest["export"]["exporter"] == "mmdeploy"
+    fired = {r["name"]: r["calls"] for r in manifest["rewrites"]}
+    assert fired["mmcv_roi_align_torchvision"] >= 4  # one RoIAlign per FPN level at least
+    assert min(_detections(manifest)) >= 1
+
+
+def test_fcos_through_mmdeploy_fails_loudly_where_mmdeploy_differs_from_predict(cli, tmp_path):
+    """MMDeploy multiplies FCOS's centerness into the class scores before the score threshold; MMDetection's predict
+    thresholds the class scores and multiplies after. The artifact keeps fewer boxes than predict, and verification
+    says so (exit 1, the artifact kept unverified)."""
+    config = _r18(tmp_path, "fcos/fcos_r50-caffe_fpn_gn-head_1x_coco",
+                  "backbone=dict(depth=18, init_cfg=None, style='pytorch'), neck=dict(in_channels=[64, 128, 256, 512])")
+    result, manifest = _convert(cli, tmp_path / "fcos", config, "--exporter", "mmdeploy")
+    assert result.code == 1, result.err
+    inputs = manifest["verification"]["details"]["inputs"]
+    assert sum(i["detections_got"] for i in inputs) < sum(i["detections_ref"] for i in inputs)
