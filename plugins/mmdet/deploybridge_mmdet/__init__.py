@@ -4,6 +4,15 @@ export warnings its models need."""
 from deploybridge import hookimpl
 
 
+def activate() -> str:
+    """Put deploybridge's mmcv layer in place (if compiled ``mmcv._ext`` is absent) so the user's own ``import
+    mmdet.models`` works; returns 'compiled mmcv' or 'deploybridge'. Idempotent. See deploybridge_mmdet.activation."""
+    # imported here, not at package import: `python -m deploybridge_mmdet.activation` must find it unimported
+    from deploybridge_mmdet.activation import activate as _activate
+
+    return _activate()
+
+
 @hookimpl
 def deploy_register_installers(register):
     from deploybridge.records import Installer

@@ -17,8 +17,9 @@ def mmcv_ops_provider() -> str:
     if "mmcv._ext" in sys.modules:
         return "deploybridge" if sys.modules["mmcv._ext"].__name__.endswith("mmcv_ext") else "compiled mmcv"
     try:
-        importlib.import_module("mmcv._ext")
-        return "compiled mmcv"
+        # the start-up hook (deploy install mmdet's .pth) may answer this import with deploybridge's layer
+        ext = importlib.import_module("mmcv._ext")
+        return "deploybridge" if ext.__name__.endswith("mmcv_ext") else "compiled mmcv"
     except ImportError:
         from deploybridge_mmdet import mmcv_ext
 

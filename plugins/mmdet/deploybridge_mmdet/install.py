@@ -53,8 +53,16 @@ def install_mmdeploy(quiet: bool = False) -> list[str]:
 
 
 def install_mmdet(quiet: bool = False) -> list[str]:
-    """Install what is missing; return what was installed (empty: already there)."""
-    todo = missing()
+    """Install what is missing, and the start-up hook that lets the user's own scripts import mmdet.models
+    (deploybridge_mmdet.activation); return what was installed (empty: already there)."""
+    from deploybridge_mmdet.activation import write_pth
+
+    done = _install_packages(missing(), quiet)
+    hook = write_pth()
+    return done + ([f"start-up hook {hook} (mmcv layer for your own scripts; see docs/mmdet.md)"] if hook else [])
+
+
+def _install_packages(todo: dict[str, str], quiet: bool) -> list[str]:
     if not todo:
         return []
     if installed("mmcv") and installed("mmcv") != PACKAGES["mmcv-lite"]:
