@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from deploybridge.records import Rewrite
 
+from deploybridge_mmdet import coder_rewrites
+
 CODER = "mmdet.models.task_modules.coders.delta_xywh_bbox_coder"
 MMDET_FAMILIES = ("mmdet", "solo")  # the families that run MMDetection code
 
@@ -83,5 +85,15 @@ REWRITES = [
     Rewrite(name="mmdet_onnx_delta2bbox", kind="function", target=f"{CODER}.onnx_delta2bbox", replacement=use_delta2bbox,
             wrap=True, why="mmdet 3.3's export-only box decoder imports mmdet.core (gone since 3.0), and delta2bbox's in-place strided"
                 " clamps are lost by the legacy exporter; delta2bbox unclipped, then an out-of-place clip",
+            exporters=("legacy", "dynamo"), fixes=(r"No module named 'mmdet\.core'",), families=MMDET_FAMILIES),
+    Rewrite(name="mmdet_onnx_distance2bbox", kind="function", target=f"{coder_rewrites.DISTANCE_CODER}.distance2bbox",
+            replacement=coder_rewrites.use_distance2bbox, wrap=True,
+            why="mmdet 3.3's distance2bbox (DistancePointBBoxCoder: FCOS, RTMDet, ...) clips through mmdet.core (gone since"
+                " 3.0) while exporting; distance2bbox unclipped, then an out-of-place clip",
+            exporters=("legacy", "dynamo"), fixes=(r"No module named 'mmdet\.core'",), families=MMDET_FAMILIES),
+    Rewrite(name="mmdet_onnx_tblr2bboxes", kind="function", target=f"{coder_rewrites.TBLR_CODER}.tblr2bboxes",
+            replacement=coder_rewrites.use_tblr2bboxes, wrap=True,
+            why="mmdet 3.3's tblr2bboxes (TBLRBBoxCoder: FSAF) clips through mmdet.core (gone since 3.0) while exporting;"
+                " tblr2bboxes unclipped, then an out-of-place clip",
             exporters=("legacy", "dynamo"), fixes=(r"No module named 'mmdet\.core'",), families=MMDET_FAMILIES),
 ]
