@@ -58,8 +58,9 @@ def _lists(rws: list[dict], passes: list[dict], width: int):
     rewrites = Table(title="op rewrites", title_justify="left", caption="deploy rewrites NAME: why, whole target, fixed warnings, families",
                      caption_justify="left")
     names = max((len(r["name"]) for r in rws), default=4)
-    for col in ROW:  # a narrow window shortens any column but the names
-        rewrites.add_column(col, no_wrap=True, min_width=names if col == "name" else None)
+    for col in ROW:  # a narrow window shortens any column but the names; exporters past "legacy,dynamo" end in …
+        rewrites.add_column(col, no_wrap=True, min_width=names if col == "name" else None,
+                            max_width=13 if col == "exporters" else None)
     for row in _rewrite_rows(rws, width):
         rewrites.add_row(*map(escape, row))
     graph_passes = Table(title="graph passes", title_justify="left", caption="deploy rewrites NAME: what it does",
