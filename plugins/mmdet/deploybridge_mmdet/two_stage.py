@@ -116,6 +116,8 @@ class TwoStageDetector(torch.nn.Module):
 
 
 def is_two_stage(model) -> bool:
+    from deploybridge_mmdet.support import ROI_HEADS
+
     roi_head = getattr(model, "roi_head", None)
     return (getattr(model, "rpn_head", None) is not None and roi_head is not None
-            and hasattr(roi_head, "bbox_roi_extractor") and type(roi_head).__name__ == "StandardRoIHead")
+            and hasattr(roi_head, "bbox_roi_extractor") and type(roi_head).__name__ in ROI_HEADS)
