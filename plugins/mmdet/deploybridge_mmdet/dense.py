@@ -1,11 +1,11 @@
-"""Single-stage dense detectors (RetinaNet and heads like it) as tensor-in/tensor-out modules.
+"""Single-stage dense detectors (RetinaNet, FCOS, ATSS, GFL, YOLOX, RTMDet, FoveaBox, SSD) as tensor-in/tensor-out modules.
 
 MMDetection's own ``predict_by_feat`` turns candidate counts into Python ints
 (``min(nms_pre, len(valid))``), which the tracer bakes into the graph: the
 export works on the example image and fails on any other. This module computes
 the same thing with tensor ops: per level the top ``nms_pre`` (anchor, class)
 scores above ``score_thr`` (top-k then threshold selects the same set as
-threshold then top-k), boxes decoded by the head's own coder, class-wise NMS by
+threshold then top-k), boxes decoded by the head's own coder (per head family: dense_heads.py), class-wise NMS by
 the same coordinate-offset trick as mmcv's ``batched_nms``, then ``max_per_img``.
 Verified against MMDetection's unmodified ``predict`` by the plugin tests.
 """
@@ -40,41 +40,39 @@ def top_candidates(score, limit: int):
 
 
 class DenseDetector(torch.nn.Module):
+    """A single-stage detector whose head dense_heads.py decodes: normalisation, network, per-level candidates,
+    score factors, minimum box size, class-wise NMS, max_per_img, as the head's own predict does."""
+
     def __init__(self, model, pre: dict):
         super().__init__()
+        from deploybridge_mmdet.dense_heads import levels_for, post_rules
+
         self.model = model
+        self.pre = pre
         self.normalise = Normalise(pre)
         cfg = model.bbox_head.test_cfg
         self.nms_pre, self.score_thr = int(cfg.get("nms_pre", -1)), float(cfg.get("score_thr", 0.0))
         self.iou = float(cfg["nms"]["iou_threshold"])
-        self.max_per_img = int(cfg.get("max_per_img", 100))
+        self.levels = levels_for(model.bbox_head)
+        self.min_size, self.max_per_img = post_rules(model.bbox_head, cfg)
 
     def forward(self, images):
         from torchvision.ops import batched_nms
 
-        head = self.model.bbox_head
-        height, width = images.shape[-2:]
-        cls_scores, bbox_preds = head(self.model.extract_feat(self.normalise(images)))[:2]
-        priors = head.prior_generator.grid_priors([c.shape[-2:] for c in cls_scores], dtype=images.dtype, device=images.device)
-        classes = head.cls_out_channels
-        boxes, scores, labels = [], [], []
-        for cls, reg, prior in zip(cls_scores, bbox_preds, priors):
-            score = cls[0].permute(1, 2, 0).reshape(-1, classes).sigmoid().reshape(-1)
-            deltas = reg[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)
-            top, index = top_candidates(score, self.nms_pre)
-            anchor = torch.div(index, classes, rounding_mode="floor")
-            # decoded before the score threshold: a level with no candidate above it would hand the coder zero boxes,
-            # and its reshape to (count, -1) cannot infer -1 from zero elements (ONNX Runtime fails the input)
-            decoded = head.bbox_coder.decode(prior[anchor], deltas[anchor], max_shape=(height, width))
-            keep = top > self.score_thr
-            boxes.append(decoded[keep])
-            scores.append(top[keep])
-            labels.append((index % classes)[keep])
-        boxes, scores, labels = torch.cat(boxes), torch.cat(scores), torch.cat(labels)
-        keep = batched_nms(boxes, scores, labels, self.iou)[: self.max_per_img]
+        outs = self.model.bbox_head(self.model.extract_feat(self.normalise(images)))
+        levels = self.levels(self.model.bbox_head, outs, images.shape[-2:], self.nms_pre, self.score_thr)
+        boxes, scores, labels = (torch.cat([getattr(level, key) for level in levels]) for key in ("boxes", "scores", "labels"))
+        if levels[0].factor is not None:  # after selection, before NMS (BaseDenseHead._bbox_post_process)
+            scores = scores * torch.cat([level.factor for level in levels])
+        if self.min_size >= 0:
+            big = (boxes[:, 2] - boxes[:, 0] > self.min_size) & (boxes[:, 3] - boxes[:, 1] > self.min_size)
+            boxes, scores, labels = boxes[big], scores[big], labels[big]
+        keep = batched_nms(boxes, scores, labels, self.iou)
+        if self.max_per_img >= 0:
+            keep = keep[: self.max_per_img]
         return boxes[keep], scores[keep], labels[keep]
 
 
 def is_dense(model) -> bool:
     head = getattr(model, "bbox_head", None)
-    return head is not None and hasattr(head, "prior_generator") and hasattr(head, "bbox_coder") and not hasattr(model, "roi_head")
+    return head is not None and hasattr(head, "prior_generator") and not hasattr(model, "roi_head")

@@ -13,8 +13,9 @@ from deploybridge.errors import DeployError
 
 NATIVE, MMDEPLOY = "native", "mmdeploy"
 
-DENSE_DETECTORS = ("RetinaNet", "SingleStageDetector")
-DENSE_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead")
+DENSE_DETECTORS = ("RetinaNet", "SingleStageDetector", "FCOS", "ATSS", "GFL", "YOLOX", "RTMDet", "FOVEA")
+DENSE_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead", "FCOSHead", "ATSSHead", "GFLHead",
+               "YOLOXHead", "RTMDetHead", "RTMDetSepBNHead", "FoveaHead")  # decoded by dense_heads.py
 TWO_STAGE_DETECTORS = ("FasterRCNN", "MaskRCNN")
 RPN_HEADS = ("RPNHead",)
 ROI_HEADS = ("StandardRoIHead",)

@@ -18,6 +18,16 @@ HEADS = {
     "RetinaSepBNHead": ("nas_fpn/retinanet_r50_fpn_crop640-50e_coco", R18),
     "FreeAnchorRetinaHead": ("free_anchor/freeanchor_r50_fpn_1x_coco", R18),
     "PISARetinaHead": ("pisa/retinanet-r50_fpn_pisa_1x_coco", R18),
+    # decoded by dense_heads.py, calibrated by MMDetection's predict (calibration_generic)
+    "FCOSHead": ("fcos/fcos_r50-caffe_fpn_gn-head_1x_coco", R18),
+    "ATSSHead": ("atss/atss_r50_fpn_1x_coco", R18),
+    "GFLHead": ("gfl/gfl_r50_fpn_1x_coco", R18),
+    "YOLOXHead": ("yolox/yolox_tiny_8xb8-300e_coco", ""),
+    "RTMDetSepBNHead": ("rtmdet/rtmdet_tiny_8xb32-300e_coco", ""),
+    "RTMDetHead": ("rtmdet/rtmdet_tiny_8xb32-300e_coco", "bbox_head=dict(_delete_=True, type='RTMDetHead', num_classes=80,"
+                   " in_channels=96, feat_channels=96, anchor_generator=dict(type='MlvlPointGenerator', offset=0,"
+                   " strides=[8, 16, 32]), bbox_coder=dict(type='DistancePointBBoxCoder'), with_objectness=True)"),
+    "FoveaHead": ("foveabox/fovea_r50_fpn_4xb4-1x_coco", R18),
     "Shared2FCBBoxHead": (FASTER, R18),
     # four 3x3 convs on every RoI: 300 proposals instead of 1000 keep it to a few seconds
     "Shared4Conv1FCBBoxHead": (FASTER, R18 + ", roi_head=dict(bbox_head=dict(type='Shared4Conv1FCBBoxHead')),"
