@@ -61,12 +61,23 @@ def _foreground(layer, softmax: bool, classes: int):
     return torch.arange(width) % (classes + 1) != classes
 
 
+def _without_bias(layer, output):
+    """The part of ``output`` the weights make: a per-channel bias (PyTorch's default init for RTMDet's 1x1 class
+    convs) would otherwise count as spread, and RTMDet's logits stayed within 0.06 (300 near-tied scores)."""
+    import torch
+
+    bias = layer.bias.detach()
+    if isinstance(layer, torch.nn.Conv2d):  # channels on dim 1; a Linear's on the last one (broadcasts as is)
+        bias = bias.view(1, -1, 1, 1)
+    return (output.detach() - bias).flatten()
+
+
 def _spread(layers, run_all: Callable[[], None], spread: float) -> None:
     """Rescale each layer's weights so its outputs have std ``spread`` over the calibration images."""
     import torch
 
     seen: dict[int, list] = {id(layer): [] for layer in layers}
-    hooks = [layer.register_forward_hook(lambda m, i, o: seen[id(m)].append(o.detach().flatten())) for layer in layers]
+    hooks = [layer.register_forward_hook(lambda m, i, o: seen[id(m)].append(_without_bias(m, o))) for layer in layers]
     try:
         run_all()
     finally:

@@ -18,7 +18,7 @@ DENSE_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARet
                "YOLOXHead", "RTMDetHead", "RTMDetSepBNHead", "FoveaHead")  # decoded by dense_heads.py
 TWO_STAGE_DETECTORS = ("FasterRCNN", "MaskRCNN")
 RPN_HEADS = ("RPNHead",)
-ROI_HEADS = ("StandardRoIHead",)
+ROI_HEADS = ("StandardRoIHead", "DynamicRoIHead", "PISARoIHead")  # the latter two differ in training only
 BOX_HEADS = ("Shared2FCBBoxHead", "Shared4Conv1FCBBoxHead", "ConvFCBBoxHead")
 MASK_HEADS = ("FCNMaskHead",)
 SOLO_HEADS = ("SOLOHead", "DecoupledSOLOHead", "DecoupledSOLOLightHead", "SOLOV2Head")
@@ -28,7 +28,7 @@ HEAD_KEYS = ("bbox_head", "rpn_head", "roi_head", "mask_head", "panoptic_head", 
 # MMDetection's predict (the support table in docs/mmdet.md, scripts/mmdet_support.py)
 MMDEPLOY_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead", "ATSSHead", "FCOSHead",
                   "AutoAssignHead", "NASFCOSHead", "FSAFHead", "GFLHead", "FoveaHead", "YOLOV3Head", "YOLOXHead",
-                  "RTMDetHead", "RTMDetSepBNHead", "RTMDetInsSepBNHead", "CondInstBboxHead", "DETRHead",
+                  "RTMDetHead", "RTMDetSepBNHead", "RTMDetInsSepBNHead", "CondInstBboxHead", "CenterNetUpdateHead", "DETRHead",
                   "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")
 MMDEPLOY_ROI_HEADS = ("StandardRoIHead", "CascadeRoIHead")
 DEFORM_CONV = ("exports deformable convolution as MMDeploy's custom op MMCVDeformConv2d, which stock ONNX Runtime"
@@ -127,7 +127,7 @@ def check(model, name: str) -> list[str]:
     if accepted:
         return accepted
     hint = "; use --plugin solo for SOLO" if type_name(model.get("mask_head") or {}) in SOLO_HEADS else ""
-    why = "; ".join(p for p in found.values() if p)
+    why = "; ".join(dict.fromkeys(p for p in found.values() if p))  # both paths may give the same reason
     why = f" ({why})" if why else ""
     raise DeployError(f"config '{name}' builds a {architecture(model)}, which the mmdet family does not convert{why};"
                       f" it converts {SUPPORTED}; {MMDEPLOY_SUPPORTED}{hint}")
