@@ -34,8 +34,9 @@ def deploy_register_families(register):
 
     from deploybridge_mmdet.family import load
 
-    register(Family(name="mmdet", load=load, description="MMDetection 3.x configs: RetinaNet-like single-stage detectors, Faster/Mask R-CNN"
-                    " (pass --config NAME_OR_PATH and --weights or --random-weights)"))
+    register(Family(name="mmdet", load=load,
+                    description="MMDetection 3.x configs: single-stage, DETR-style and (Cascade) R-CNN detectors, natively"
+                                " or --exporter mmdeploy (pass --config NAME_OR_PATH and --weights or --random-weights)"))
 
 
 @hookimpl

@@ -45,7 +45,7 @@ MMDEPLOY_REFUSED = {
 MMDEPLOY_SUPPORTED = (f"with --exporter mmdeploy: {', '.join(MMDEPLOY_HEADS)}, and Faster/Mask/Cascade (Mask) R-CNN"
                       f" ({'/'.join(MMDEPLOY_ROI_HEADS)})")
 
-SUPPORTED = (f"RetinaNet-like single-stage detectors ({', '.join(DENSE_HEADS)}) and Faster/Mask R-CNN"
+SUPPORTED = (f"natively: single-stage detectors ({', '.join(DENSE_HEADS)}) and Faster/Mask R-CNN"
              f" ({'/'.join(RPN_HEADS)} + {'/'.join(ROI_HEADS)}, box head {'/'.join(BOX_HEADS)} with a softmax classifier)")
 
 
