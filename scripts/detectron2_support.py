@@ -21,7 +21,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from support_table import convert, measured, reason
+from support_table import convert, measured, reason, replace_block
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "detectron2.md"
@@ -117,10 +117,8 @@ def table(models, targets, cells) -> str:
 
 
 def write(text: str, dry_run: bool) -> None:
-    if dry_run:
-        return
-    page = PAGE.read_text()
-    PAGE.write_text(page[:page.index(START)] + text + page[page.index(END) + len(END):])
+    if not dry_run:
+        replace_block(PAGE, START, END, text)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from support_table import convert, measured, reason
+from support_table import convert, measured, reason, replace_block
+
+from deploybridge_mmdet.config import with_model_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "mmdet.md"
@@ -67,17 +69,6 @@ MODELS = {
     "Mask2Former": ("mask2former/mask2former_r50_8xb2-lsj-50e_coco", "Y (panoptic/instance)"),
     "SABL Faster R-CNN (SABLHead)": ("sabl/sabl-faster-rcnn_r50_fpn_1x_coco", "not listed"),
 }
-
-
-def with_overrides(config: str, overrides: str, folder: Path) -> str:
-    """A config file that is ``config`` with ``model = dict(overrides)`` on top (a smaller backbone)."""
-    from deploybridge_mmdet.config import resolve_config
-
-    if not overrides:
-        return config
-    path = folder / (re.sub(r"\W+", "_", config) + "_small.py")
-    path.write_text(f'_base_ = "{resolve_config(config)}"\nmodel = dict({overrides})\n')
-    return str(path)
 
 
 def accepted_paths(config: str) -> dict[str, str | None]:
@@ -134,7 +125,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, (config, claim, *overrides) in models.items():
             shown = f"`{config}`" + (", R18" if overrides else "")
-            config = with_overrides(config, overrides[0] if overrides else "", Path(tmp))
+            config = with_model_overrides(config, overrides[0] if overrides else "", Path(tmp), re.sub(r"\W+", "_", config))
             try:
                 paths = accepted_paths(config)
             except Exception as exc:  # a config this MMDetection cannot read
@@ -179,12 +170,8 @@ def table(rows: list[list[str]]) -> str:
 
 
 def write(text: str, dry_run: bool) -> None:
-    if dry_run:
-        return
-    page = PAGE.read_text()
-    if START not in page:
-        page += f"\n## Support table\n\n{START}\n{END}\n"
-    PAGE.write_text(page[:page.index(START)] + text + page[page.index(END) + len(END):])
+    if not dry_run:
+        replace_block(PAGE, START, END, text, heading="## Support table")
 
 
 if __name__ == "__main__":

@@ -57,3 +57,12 @@ def measured(out: Path) -> dict | None:
         "export_seconds": data.get("export", {}).get("seconds"),
         "inconclusive": details.get("inconclusive"),
     }
+
+
+def replace_block(page: Path, start: str, end: str, text: str, heading: str = "") -> None:
+    """Put ``text`` (which begins with ``start`` and ends with ``end``) in place of that block of ``page``; appended
+    under ``heading`` when the page has none yet."""
+    content = page.read_text()
+    if start not in content:
+        content += f"\n{heading}\n\n{start}\n{end}\n"
+    page.write_text(content[:content.index(start)] + text + content[content.index(end) + len(end):])

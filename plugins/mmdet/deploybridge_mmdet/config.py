@@ -122,3 +122,13 @@ def preprocessing(cfg) -> dict:
         # how --eval maps labels to a dataset's category ids (deploybridge.evaluation.coco_ap.category_ids)
         "labels": "0-based class index: label i is the dataset's i-th category (MMDetection's CocoDataset)",
     }
+
+
+def with_model_overrides(base: str, overrides: str, folder: Path, stem: str) -> str:
+    """A config that is ``base`` with ``model = dict(OVERRIDES)`` on top (a smaller backbone, another head), written
+    as ``folder/stem.py``; ``base`` itself when there are no overrides."""
+    if not overrides:
+        return base
+    path = Path(folder) / f"{stem}.py"
+    path.write_text(f'_base_ = "{resolve_config(base)}"\nmodel = dict({overrides})\n')
+    return str(path)

@@ -41,14 +41,9 @@ SEEDS = (1000, 1001, 1002)  # the family's verification seeds (verification_seed
 
 def config_for(tmp_path, head: str) -> str:
     """A config name the family resolves: the bundled one, or a file overriding it."""
-    from deploybridge_mmdet.config import resolve_config
+    from deploybridge_mmdet.config import with_model_overrides
 
-    base, overrides = HEADS[head]
-    if not overrides:
-        return base
-    path = tmp_path / f"{head}.py"
-    path.write_text(f'_base_ = "{resolve_config(base)}"\nmodel = dict({overrides})\n')
-    return str(path)
+    return with_model_overrides(*HEADS[head], tmp_path, head)
 
 
 @pytest.fixture(scope="module", params=list(HEADS))

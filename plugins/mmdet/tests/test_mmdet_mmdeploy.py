@@ -18,11 +18,9 @@ CASCADE = "cascade_rcnn/cascade-rcnn_r18_fpn_8xb8-amp-lsj-200e_coco"
 
 
 def _r18(tmp_path, base: str, overrides: str = R18_FPN) -> str:
-    from deploybridge_mmdet.config import resolve_config
+    from deploybridge_mmdet.config import with_model_overrides
 
-    path = tmp_path / f"{base.split('/')[0]}_r18.py"
-    path.write_text(f'_base_ = "{resolve_config(base)}"\nmodel = dict({overrides})\n')
-    return str(path)
+    return with_model_overrides(base, overrides, tmp_path, f"{base.split('/')[0]}_r18")
 
 
 def _convert(cli, out, config, *flags, shape=SHAPE):

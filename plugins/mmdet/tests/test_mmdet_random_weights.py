@@ -48,14 +48,9 @@ REFUSED = {
 
 
 def _config(tmp_path, head: str) -> str:
-    from deploybridge_mmdet.config import resolve_config
+    from deploybridge_mmdet.config import with_model_overrides
 
-    base, overrides = HEADS[head]
-    if not overrides:
-        return base
-    path = tmp_path / f"{head}.py"
-    path.write_text(f'_base_ = "{resolve_config(base)}"\nmodel = dict({overrides})\n')
-    return str(path)
+    return with_model_overrides(*HEADS[head], tmp_path, head)
 
 
 def test_every_accepted_head_is_covered():
