@@ -31,6 +31,8 @@ def draw_detections(pixels: np.ndarray, det: Mapping[str, np.ndarray], categorie
     for k in range(len(det.get("scores", []))):
         colour = PALETTE[int(det["labels"][k]) % len(PALETTE)]
         x1, y1, x2, y2 = (float(v) for v in det["boxes"][k])
+        # an inverted box (x2 < x1: a random or broken model) is drawn where it is, not refused by PIL (exit 3)
+        x1, x2, y1, y2 = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
         draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
         draw.text((x1 + 2, max(0.0, y1 - 11)), f"{label_name(int(det['labels'][k]), categories)} {float(det['scores'][k]):.2f}", fill=colour)
     if title:
