@@ -27,7 +27,7 @@ HEAD_KEYS = ("bbox_head", "rpn_head", "roi_head", "mask_head", "panoptic_head", 
 # --exporter mmdeploy: heads MMDeploy 1.3.1 exports for ONNX Runtime whose artifact the family verified against
 # MMDetection's predict (the support table in docs/mmdet.md, scripts/mmdet_support.py)
 MMDEPLOY_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead", "ATSSHead", "FCOSHead",
-                  "AutoAssignHead", "NASFCOSHead", "FSAFHead", "GFLHead", "FoveaHead", "YOLOV3Head", "YOLOXHead",
+                  "AutoAssignHead", "FSAFHead", "GFLHead", "FoveaHead", "YOLOV3Head", "YOLOXHead",
                   "RTMDetHead", "RTMDetSepBNHead", "RTMDetInsSepBNHead", "CondInstBboxHead", "CenterNetUpdateHead", "DETRHead",
                   "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")
 MMDEPLOY_ROI_HEADS = ("StandardRoIHead", "CascadeRoIHead")
@@ -36,6 +36,7 @@ DEFORM_CONV = ("exports deformable convolution as MMDeploy's custom op MMCVDefor
 # what MMDeploy 1.3.1 does with heads it lists, measured here
 MMDEPLOY_REFUSED = {
     "VFNetHead": DEFORM_CONV, "RepPointsHead": DEFORM_CONV, "DDODHead": DEFORM_CONV,
+    "NASFCOSHead": DEFORM_CONV.replace("MMCVDeformConv2d", "MMCVModulatedDeformConv2d (its DCNv2 head conv)"),
     "TOODHead": "its export fails translating deformable convolution (DeformConv2dFunction)",
     "CenterNetHead": "MMDeploy's CenterNet rewrite reads the 'border' RandomCenterCropPad writes, which a deployed input"
                      " does not have",
