@@ -28,7 +28,7 @@ HEAD_KEYS = ("bbox_head", "rpn_head", "roi_head", "mask_head", "panoptic_head", 
 # MMDetection's predict (the support table in docs/mmdet.md, scripts/mmdet_support.py)
 MMDEPLOY_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead", "ATSSHead", "FCOSHead",
                   "AutoAssignHead", "FSAFHead", "GFLHead", "FoveaHead", "YOLOV3Head", "YOLOXHead",
-                  "RTMDetHead", "RTMDetSepBNHead", "RTMDetInsSepBNHead", "CondInstBboxHead", "CenterNetUpdateHead", "DETRHead",
+                  "RTMDetSepBNHead", "RTMDetInsSepBNHead", "CondInstBboxHead", "CenterNetUpdateHead", "DETRHead",
                   "ConditionalDETRHead", "DABDETRHead", "DeformableDETRHead", "DINOHead")
 MMDEPLOY_ROI_HEADS = ("StandardRoIHead", "CascadeRoIHead")
 DEFORM_CONV = ("exports deformable convolution as MMDeploy's custom op MMCVDeformConv2d, which stock ONNX Runtime"
