@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import assert_one_line_error
+from conftest import CliResult, assert_one_line_error
 
 pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
 pytest.importorskip("mmdeploy", reason="MMDeploy not installed here: run `deploy install mmdeploy`")
@@ -28,6 +28,22 @@ def _convert(cli, out, config, *flags, shape=SHAPE):
                  *flags, "--out", out)
     manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
     return result, manifest
+
+
+def _convert_in_own_process(out, config, *flags):
+    """`deploy convert` in a fresh interpreter. MMDeploy's Cascade R-CNN export failed with "len() of a 0-d tensor"
+    after the rest of the plugin suite had run in the same process, and passed alone (state left behind by an
+    earlier test, not yet found: see the issue-20 note)."""
+    import os
+    import subprocess
+    import sys
+
+    quiet = {**os.environ, "PYTHONWARNINGS": "ignore"}  # torch's import-time FutureWarnings; the CLI's lines are checked
+    proc = subprocess.run([sys.executable, "-m", "deploybridge", "convert", "--plugin", "mmdet", "--config", config,
+                           "--random-weights", "--input-shape", SHAPE, *flags, "--out", str(out)],
+                          capture_output=True, text=True, env=quiet)
+    manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
+    return CliResult(proc.returncode, proc.stdout, proc.stderr), manifest
 
 
 def _detections(manifest) -> list[int]:
@@ -57,10 +73,10 @@ def test_cascade_rcnn_needs_the_roi_align_rewrite_and_then_equals_predict(cli, t
     mmcv_roi_align_torchvision the export fails in one line, nothing written. With it, Cascade R-CNN (no native
     path) verifies against predict; its random weights are calibrated by predict itself (the three stages' softmax
     classifiers found by width, spread, background lowered until each calibration image has >= 5 detections)."""
-    broken, _ = _convert(cli, tmp_path / "broken", CASCADE, "--no-rewrite", "mmcv_roi_align_torchvision")
+    broken, _ = _convert_in_own_process(tmp_path / "broken", CASCADE, "--no-rewrite", "mmcv_roi_align_torchvision")
     assert_one_line_error(broken, 2, "_cast_Long")
     assert not (tmp_path / "broken").exists()
-    result, manifest = _convert(cli, tmp_path / "cascade", CASCADE)
+    result, manifest = _convert_in_own_process(tmp_path / "cascade", CASCADE)
     assert result.code == 0, result.err
     assert manifest["export"]["exporter"] == "mmdeploy"
     fired = {r["name"]: r["calls"] for r in manifest["rewrites"]}
