@@ -20,17 +20,17 @@ CALIBRATION_IMAGES = 6
 DENSE_TARGET, TWO_STAGE_TARGET = 20, 25
 
 
+def knows(model) -> bool:
+    """Whether calibrate_random knows this model's classifiers (RetinaNet-like heads, Faster/Mask R-CNN); every other
+    head is calibrated by calibration_generic."""
+    return hasattr(model, "roi_head") or hasattr(getattr(model, "bbox_head", None), "retina_cls")
+
+
 def calibrate_random(model, module, images: Sequence[torch.Tensor]) -> None:
     """Calibrate the classifiers of a random ``model`` (wrapped as ``module``, a DenseDetector or TwoStageDetector)
     on ``images``, in forward order: RetinaNet's class conv; Faster/Mask R-CNN's RPN objectness (spread out, so
     the proposals are not picked among near-ties), then the box head's class layer."""
     normalise = module.normalise
-    if hasattr(model, "bbox_head") and not hasattr(model.bbox_head, "retina_cls"):  # FCOS, YOLOX, ...: dense_heads.py
-        from deploybridge_mmdet.calibration_generic import calibrate_by_predict
-        from deploybridge_mmdet.predict_module import detection_count
-
-        calibrate_by_predict(model, images, detection_count(model, module.pre))
-        return
     if hasattr(model, "bbox_head"):  # dense
         head = model.bbox_head
         run = lambda image: head(model.extract_feat(normalise(image)))  # noqa: E731

@@ -59,7 +59,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     import torch
 
     from deploybridge_mmdet import config as cfgmod, support
-    from deploybridge_mmdet.calibration import CALIBRATION_IMAGES, calibrate_random
+    from deploybridge_mmdet.calibration import CALIBRATION_IMAGES, calibrate_random, knows
     from deploybridge_mmdet.calibration_generic import calibrate_by_predict
     from deploybridge_mmdet.dense import DenseDetector, is_dense
     from deploybridge_mmdet.predict_module import Predict, detection_count
@@ -93,7 +93,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         probe = torch.zeros(1, 3, *shape[2:])
         module(probe) if not native else model.extract_feat(probe) if hasattr(model, "roi_head") else model._forward(probe)
     calibration_images = [example_images((1, 3, *shape[2:]), seed) for seed in calibration_seeds(spec.seed, CALIBRATION_IMAGES)]
-    if not spec.weights and native:  # heads that detect something on inputs verification never uses
+    if not spec.weights and native and knows(model):  # heads that detect something on inputs verification never uses
         calibrate_random(model, module, calibration_images)
     elif not spec.weights:
         calibrate_by_predict(model, calibration_images, detection_count(model, pre))

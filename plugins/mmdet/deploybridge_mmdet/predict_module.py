@@ -14,13 +14,9 @@ class Predict(torch.nn.Module):
         self.names = list(names)
 
     def forward(self, images):
-        from deploybridge_mmdet.dense import Normalise
-        from deploybridge_mmdet.reference import image_sample
+        from deploybridge_mmdet.reference import predicted_instances
 
-        h, w = images.shape[-2:]
-        normalise = Normalise(self.pre).to(images.dtype)
-        with torch.no_grad():
-            result = self.model.predict(normalise(images), [image_sample(h, w)], rescale=False)[0].pred_instances
+        result = predicted_instances(self.model, images, self.pre)
         found = {"boxes": result.bboxes, "scores": result.scores, "labels": result.labels.long()}
         if "masks" in self.names:
             found["masks"] = result.masks.bool()

@@ -11,15 +11,21 @@ def image_sample(height: int, width: int):
                                    "batch_input_shape": size})
 
 
-def mmdet_predict(model, images, pre: dict) -> dict:
-    """{'boxes','scores','labels'[, 'masks']} numpy arrays from ``model.predict`` on 0-255 BGR ``images`` (1,3,H,W)."""
+def predicted_instances(model, images, pre: dict):
+    """MMDetection's ``pred_instances`` from ``model.predict`` on 0-255 BGR ``images`` (1,3,H,W), normalised in the
+    images' dtype."""
     import torch
 
     from deploybridge_mmdet.dense import Normalise
 
     h, w = images.shape[-2:]
     with torch.no_grad():
-        result = model.predict(Normalise(pre)(images), [image_sample(h, w)], rescale=False)[0].pred_instances
+        return model.predict(Normalise(pre).to(images.dtype)(images), [image_sample(h, w)], rescale=False)[0].pred_instances
+
+
+def mmdet_predict(model, images, pre: dict) -> dict:
+    """{'boxes','scores','labels'[, 'masks']} numpy arrays from ``model.predict`` on 0-255 BGR ``images`` (1,3,H,W)."""
+    result = predicted_instances(model, images, pre)
     out = {"boxes": result.bboxes.numpy(), "scores": result.scores.numpy(), "labels": result.labels.numpy()}
     if "masks" in result:
         out["masks"] = result.masks.numpy()
