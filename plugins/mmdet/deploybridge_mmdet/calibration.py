@@ -21,15 +21,18 @@ DENSE_TARGET, TWO_STAGE_TARGET = 20, 25
 
 
 def knows(model) -> bool:
-    """Whether calibrate_random knows this model's classifiers (RetinaNet-like heads, Faster/Mask R-CNN); every other
-    head is calibrated by calibration_generic."""
+    """Whether calibrate_random knows this model's classifiers (RetinaNet-like heads, Faster/Mask/Cascade R-CNN);
+    every other head is calibrated by calibration_generic."""
     return hasattr(model, "roi_head") or hasattr(getattr(model, "bbox_head", None), "retina_cls")
 
 
 def calibrate_random(model, module, images: Sequence[torch.Tensor]) -> None:
-    """Calibrate the classifiers of a random ``model`` (wrapped as ``module``, a DenseDetector or TwoStageDetector)
-    on ``images``, in forward order: RetinaNet's class conv; Faster/Mask R-CNN's RPN objectness (spread out, so
-    the proposals are not picked among near-ties), then the box head's class layer."""
+    """Calibrate the classifiers of a random ``model`` (wrapped as ``module``, a DenseDetector, TwoStageDetector or
+    CascadeDetector) on ``images``, in forward order: RetinaNet's class conv; Faster/Mask/Cascade R-CNN's RPN
+    objectness (spread out, so the proposals are not picked among near-ties), then the box heads' class layers (a
+    cascade's stage by stage)."""
+    import torch
+
     normalise = module.normalise
     if hasattr(model, "bbox_head"):  # dense
         head = model.bbox_head
@@ -40,6 +43,16 @@ def calibrate_random(model, module, images: Sequence[torch.Tensor]) -> None:
     rpn = model.rpn_head
     run = lambda image: rpn(model.extract_feat(normalise(image)))  # noqa: E731
     rescale(rpn.rpn_cls, outputs_per_image(rpn.rpn_cls, run, images), 0.0, 2.0)
-    fc_cls = model.roi_head.bbox_head.fc_cls
-    logits = rescale(fc_cls, outputs_per_image(fc_cls, module, images), 0.0, 3.0)
-    shift_background(fc_cls, logits, float(model.test_cfg.rcnn.score_thr), TWO_STAGE_TARGET)
+    heads = model.roi_head.bbox_head
+    layers = [head.fc_cls for head in heads] if isinstance(heads, torch.nn.ModuleList) else [heads.fc_cls]
+    # stage by stage: a stage's logits depend on the earlier stages only (their boxes refine its RoIs), so each
+    # stage's outputs after its own rescaling stay its outputs
+    logits = [rescale(layer, outputs_per_image(layer, module, images), 0.0, 3.0) for layer in layers]
+    # the scores are the softmax of the stages' mean logits (one stage: its own), so one background shift found on
+    # the mean, applied to every stage, moves the mean's background by that shift
+    means = [sum(per_stage) / len(layers) for per_stage in zip(*logits)]
+    last, before = layers[-1], float(layers[-1].bias.detach()[-1])
+    shift_background(last, means, float(model.test_cfg.rcnn.score_thr), TWO_STAGE_TARGET)
+    with torch.no_grad():
+        for layer in layers[:-1]:
+            layer.bias[-1] += float(last.bias[-1]) - before

@@ -61,6 +61,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     from deploybridge_mmdet import config as cfgmod, support
     from deploybridge_mmdet.calibration import CALIBRATION_IMAGES, calibrate_random, knows
     from deploybridge_mmdet.calibration_generic import calibrate_by_predict
+    from deploybridge_mmdet.cascade import CascadeDetector, is_cascade
     from deploybridge_mmdet.dense import DenseDetector, is_dense
     from deploybridge_mmdet.predict_module import Predict, detection_count
     from deploybridge_mmdet.reference import mmdet_predict
@@ -87,6 +88,8 @@ def load(spec: ModelSpec) -> LoadedModel:
         module = DenseDetector(model, pre)
     elif native and is_two_stage(model):
         module = TwoStageDetector(model, pre)
+    elif native and is_cascade(model):
+        module = CascadeDetector(model, pre)
     else:  # MMDeploy's export only: held to MMDetection's predict, which is also the PyTorch reference
         native, module = False, Predict(model, pre, names)
     with torch.no_grad():  # an op the mmcv layer lacks fails here, naming itself (exit 2), before any export

@@ -2,10 +2,11 @@
 is built or run: any other architecture is refused in one line (exit 2) naming it and what is supported.
 
 Two paths, each held to MMDetection's own ``predict``. The native one reimplements post-processing with tensor ops
-(dense.py, two_stage.py); only heads whose ``predict`` those modules reproduce are accepted. The ``mmdeploy`` one runs
-MMDeploy 1.3.1's own rewriters (mmdeploy_export.py); only heads whose MMDeploy export loads in stock ONNX Runtime
-and matched predict when measured are accepted, and the heads MMDeploy lists but that fail here are refused with
-the measured reason. A config either path takes is converted; the native path is the default where both do.
+(dense.py, two_stage.py, cascade.py); only heads whose ``predict`` those modules reproduce are accepted. The
+``mmdeploy`` one runs MMDeploy 1.3.1's own rewriters (mmdeploy_export.py); only heads whose MMDeploy export loads in
+stock ONNX Runtime and matched predict when measured are accepted, and the heads MMDeploy lists but that fail here
+are refused with the measured reason. A config either path takes is converted; the native path is the default where
+both do.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ NATIVE, MMDEPLOY = "native", "mmdeploy"
 DENSE_DETECTORS = ("RetinaNet", "SingleStageDetector", "FCOS", "ATSS", "GFL", "YOLOX", "RTMDet", "FOVEA")
 DENSE_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead", "FCOSHead", "ATSSHead", "GFLHead",
                "YOLOXHead", "RTMDetHead", "RTMDetSepBNHead", "FoveaHead")  # decoded by dense_heads.py
-TWO_STAGE_DETECTORS = ("FasterRCNN", "MaskRCNN")
+TWO_STAGE_DETECTORS = ("FasterRCNN", "MaskRCNN", "CascadeRCNN")
 RPN_HEADS = ("RPNHead",)
 ROI_HEADS = ("StandardRoIHead", "DynamicRoIHead", "PISARoIHead")  # the latter two differ in training only
+CASCADE_ROI_HEADS = ("CascadeRoIHead",)  # cascade.py: stages refine the RoIs, scores and masks averaged
 BOX_HEADS = ("Shared2FCBBoxHead", "Shared4Conv1FCBBoxHead", "ConvFCBBoxHead")
 MASK_HEADS = ("FCNMaskHead",)
 SOLO_HEADS = ("SOLOHead", "DecoupledSOLOHead", "DecoupledSOLOLightHead", "SOLOV2Head")
@@ -46,8 +48,9 @@ MMDEPLOY_REFUSED = {
 MMDEPLOY_SUPPORTED = (f"with --exporter mmdeploy: {', '.join(MMDEPLOY_HEADS)}, and Faster/Mask/Cascade (Mask) R-CNN"
                       f" ({'/'.join(MMDEPLOY_ROI_HEADS)})")
 
-SUPPORTED = (f"natively: single-stage detectors ({', '.join(DENSE_HEADS)}) and Faster/Mask R-CNN"
-             f" ({'/'.join(RPN_HEADS)} + {'/'.join(ROI_HEADS)}, box head {'/'.join(BOX_HEADS)} with a softmax classifier)")
+SUPPORTED = (f"natively: single-stage detectors ({', '.join(DENSE_HEADS)}) and Faster/Mask/Cascade (Mask) R-CNN"
+             f" ({'/'.join(RPN_HEADS)} + {'/'.join(ROI_HEADS + CASCADE_ROI_HEADS)}, box heads {'/'.join(BOX_HEADS)}"
+             f" with a softmax classifier, mask heads {'/'.join(MASK_HEADS)})")
 
 
 def type_name(cfg) -> str:
@@ -76,20 +79,28 @@ def _problem(model) -> str | None:
     if detector not in TWO_STAGE_DETECTORS:
         return ""
     rpn, roi = model.get("rpn_head") or {}, model.get("roi_head") or {}
-    if type_name(rpn) not in RPN_HEADS or type_name(roi) not in ROI_HEADS:
+    cascade = detector == "CascadeRCNN"
+    if type_name(rpn) not in RPN_HEADS or type_name(roi) not in (CASCADE_ROI_HEADS if cascade else ROI_HEADS):
         return ""
     if roi.get("shared_head"):
         return "its roi_head runs a shared head (a C4 backbone stage) on the RoIs, which the family does not"
-    box = roi.get("bbox_head") or {}
-    if type_name(box) not in BOX_HEADS:
-        return f"its box head is a {type_name(box)}"
-    loss = box.get("loss_cls") or {}
-    if loss.get("type", "CrossEntropyLoss") != "CrossEntropyLoss" or loss.get("use_sigmoid", False):
-        return f"its box head's classifier ({type_name(loss)}) is not a plain softmax"
-    mask = roi.get("mask_head")
-    if mask and type_name(mask) not in MASK_HEADS:
-        return f"its mask head is a {type_name(mask)}"
+    if not _stages(roi.get("bbox_head")):
+        return "its roi_head has no box head"
+    for box in _stages(roi.get("bbox_head")):  # a cascade lists one per stage (or one for all)
+        if type_name(box) not in BOX_HEADS:
+            return f"its box head is a {type_name(box)}"
+        loss = box.get("loss_cls") or {}
+        if loss.get("type", "CrossEntropyLoss") != "CrossEntropyLoss" or loss.get("use_sigmoid", False):
+            return f"its box head's classifier ({type_name(loss)}) is not a plain softmax"
+    for mask in _stages(roi.get("mask_head")):
+        if type_name(mask) not in MASK_HEADS:
+            return f"its mask head is a {type_name(mask)}"
     return None
+
+
+def _stages(heads) -> list:
+    """A head config, or a cascade's list of them, as a list (empty when there is none)."""
+    return list(heads) if isinstance(heads, (list, tuple)) else [heads] if heads else []
 
 
 def _mmdeploy_problem(model) -> str | None:

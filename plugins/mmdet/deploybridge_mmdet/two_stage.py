@@ -48,15 +48,18 @@ def rpn_proposals(head, cls_scores, bbox_preds, cfg, height: int, width: int):
     return boxes[keep]
 
 
-def detect(roi_head, feats, proposals, cfg, height: int, width: int):
-    from torchvision.ops import batched_nms
-
+def box_forward(extractor, head, feats, boxes):
+    """One box head on RoIAlign of ``boxes`` (one image): (class logits, box deltas), as ``_bbox_forward``."""
     from mmdet.structures.bbox import bbox2roi
 
-    rois = bbox2roi([proposals])
-    bbox_feats = roi_head.bbox_roi_extractor(feats[: roi_head.bbox_roi_extractor.num_inputs], rois)
-    cls_score, bbox_pred = roi_head.bbox_head(bbox_feats)
-    head = roi_head.bbox_head
+    return head(extractor(feats[: extractor.num_inputs], bbox2roi([boxes])))
+
+
+def detect(head, proposals, cls_score, bbox_pred, cfg, height: int, width: int):
+    """``head.predict_by_feat`` on one image's logits and deltas for ``proposals``: softmax, per-class decoding,
+    every (proposal, class) over ``score_thr``, class-wise NMS, top ``max_per_img``."""
+    from torchvision.ops import batched_nms
+
     scores = cls_score.softmax(-1)[:, :-1]  # the last column is background
     classes = scores.shape[1]
     per_class = 1 if head.reg_class_agnostic else classes
@@ -73,17 +76,23 @@ def detect(roi_head, feats, proposals, cfg, height: int, width: int):
     return boxes[keep], scores[keep], labels[keep]
 
 
-def paste_masks(roi_head, feats, boxes, labels, cfg, height: int, width: int):
-    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+def mask_probabilities(extractor, head, feats, boxes, labels):
+    """One mask head on RoIAlign of ``boxes``: the sigmoid of each box's label channel, (N, 28, 28)."""
     from mmdet.structures.bbox import bbox2roi
 
-    mask_feats = roi_head.mask_roi_extractor(feats[: roi_head.mask_roi_extractor.num_inputs], bbox2roi([boxes]))
-    mask_preds = roi_head.mask_head(mask_feats)
-    if not roi_head.mask_head.class_agnostic:
+    mask_preds = head(extractor(feats[: extractor.num_inputs], bbox2roi([boxes])))
+    if not head.class_agnostic:
         mask_preds = mask_preds[torch.arange(mask_preds.shape[0], device=labels.device), labels]
     else:
         mask_preds = mask_preds[:, 0]
-    pasted, _ = _do_paste_mask(mask_preds[:, None].sigmoid(), boxes, height, width, skip_empty=False)
+    return mask_preds.sigmoid()
+
+
+def paste_masks(probabilities, boxes, height: int, width: int):
+    """(N, 28, 28) mask probabilities pasted into the image by MMDetection's own ``_do_paste_mask``."""
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+
+    pasted, _ = _do_paste_mask(probabilities[:, None], boxes, height, width, skip_empty=False)
     # probabilities, not MMDetection's ``>= mask_thr_binary`` booleans: a pixel whose probability sits on the
     # threshold may flip between PyTorch and a backend (measured: 1 of 8.2 M), which a tolerance on probabilities
     # absorbs and a boolean comparison cannot; consumers threshold (deploy run and the parity checks at 0.5)
@@ -108,11 +117,21 @@ class TwoStageDetector(torch.nn.Module):
         feats = model.extract_feat(self.normalise(images))
         cls_scores, bbox_preds = model.rpn_head(feats)
         proposals = rpn_proposals(model.rpn_head, cls_scores, bbox_preds, model.test_cfg.rpn, height, width)
-        cfg = model.test_cfg.rcnn
-        boxes, scores, labels = detect(model.roi_head, feats, proposals, cfg, height, width)
+        boxes, scores, labels = self.roi_boxes(feats, proposals, model.test_cfg.rcnn, height, width)
         if not self.with_mask:
             return boxes, scores, labels
-        return boxes, scores, labels, paste_masks(model.roi_head, feats, boxes, labels, cfg, height, width)
+        return boxes, scores, labels, paste_masks(self.roi_masks(feats, boxes, labels), boxes, height, width)
+
+    def roi_boxes(self, feats, proposals, cfg, height: int, width: int):
+        """The RoI head's detections from the proposals (a cascade refines them first: cascade.py)."""
+        roi_head = self.model.roi_head
+        cls_score, bbox_pred = box_forward(roi_head.bbox_roi_extractor, roi_head.bbox_head, feats, proposals)
+        return detect(roi_head.bbox_head, proposals, cls_score, bbox_pred, cfg, height, width)
+
+    def roi_masks(self, feats, boxes, labels):
+        """(N, 28, 28) mask probabilities of the detections (a cascade averages its stages': cascade.py)."""
+        roi_head = self.model.roi_head
+        return mask_probabilities(roi_head.mask_roi_extractor, roi_head.mask_head, feats, boxes, labels)
 
 
 def is_two_stage(model) -> bool:
