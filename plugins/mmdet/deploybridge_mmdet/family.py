@@ -65,6 +65,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     from deploybridge_mmdet.dense import DenseDetector, is_dense
     from deploybridge_mmdet.predict_module import Predict, detection_count
     from deploybridge_mmdet.reference import mmdet_predict
+    from deploybridge_mmdet.rtmdet_ins import RTMDetInsDetector, is_rtmdet_ins, spread_mask_kernels
     from deploybridge_mmdet.two_stage import TwoStageDetector, is_two_stage
 
     name = spec.config or spec.model
@@ -84,7 +85,9 @@ def load(spec: ModelSpec) -> LoadedModel:
         raise DeployError(f"input shape {shape} must be N,3,H,W with H and W multiples of {divisor} (the config's pad_size_divisor)")
     names = ["boxes", "scores", "labels"] + (["masks"] if _masks(model) else [])
     native = support.NATIVE in paths
-    if native and is_dense(model):
+    if native and is_rtmdet_ins(model):  # a dense head too, with masks: before is_dense
+        module = RTMDetInsDetector(model, pre)
+    elif native and is_dense(model):
         module = DenseDetector(model, pre)
     elif native and is_two_stage(model):
         module = TwoStageDetector(model, pre)
@@ -100,6 +103,8 @@ def load(spec: ModelSpec) -> LoadedModel:
         calibrate_random(model, module, calibration_images)
     elif not spec.weights:
         calibrate_by_predict(model, calibration_images, detection_count(model, pre))
+    if not spec.weights and is_rtmdet_ins(model):  # masks neither all foreground nor all background
+        spread_mask_kernels(model, calibration_images, detection_count(model, pre))
     if native:
         names = names[:3] + (["masks"] if getattr(module, "with_mask", False) else [])  # native masks: probabilities
     mmdeploy = support.MMDEPLOY in paths

@@ -17,6 +17,7 @@ NATIVE, MMDEPLOY = "native", "mmdeploy"
 DENSE_DETECTORS = ("RetinaNet", "SingleStageDetector", "FCOS", "ATSS", "GFL", "YOLOX", "RTMDet", "FOVEA")
 DENSE_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead", "FCOSHead", "ATSSHead", "GFLHead",
                "YOLOXHead", "RTMDetHead", "RTMDetSepBNHead", "FoveaHead")  # decoded by dense_heads.py
+INSTANCE_DENSE_HEADS = ("RTMDetInsSepBNHead",)  # boxes and dynamic-conv masks: rtmdet_ins.py
 TWO_STAGE_DETECTORS = ("FasterRCNN", "MaskRCNN", "CascadeRCNN")
 RPN_HEADS = ("RPNHead",)
 ROI_HEADS = ("StandardRoIHead", "DynamicRoIHead", "PISARoIHead")  # the latter two differ in training only
@@ -48,7 +49,8 @@ MMDEPLOY_REFUSED = {
 MMDEPLOY_SUPPORTED = (f"with --exporter mmdeploy: {', '.join(MMDEPLOY_HEADS)}, and Faster/Mask/Cascade (Mask) R-CNN"
                       f" ({'/'.join(MMDEPLOY_ROI_HEADS)})")
 
-SUPPORTED = (f"natively: single-stage detectors ({', '.join(DENSE_HEADS)}) and Faster/Mask/Cascade (Mask) R-CNN"
+SUPPORTED = (f"natively: single-stage detectors ({', '.join(DENSE_HEADS)}), RTMDet-Ins ({', '.join(INSTANCE_DENSE_HEADS)})"
+             f" and Faster/Mask/Cascade (Mask) R-CNN"
              f" ({'/'.join(RPN_HEADS)} + {'/'.join(ROI_HEADS + CASCADE_ROI_HEADS)}, box heads {'/'.join(BOX_HEADS)}"
              f" with a softmax classifier, mask heads {'/'.join(MASK_HEADS)})")
 
@@ -72,7 +74,7 @@ def _problem(model) -> str | None:
     """Why the family cannot convert this model config, or None."""
     detector = type_name(model)
     head = model.get("bbox_head") or {}
-    if detector in DENSE_DETECTORS and type_name(head) in DENSE_HEADS:
+    if detector in DENSE_DETECTORS and type_name(head) in DENSE_HEADS + INSTANCE_DENSE_HEADS:
         if (head.get("loss_cls") or {}).get("use_sigmoid", True) is False:
             return "its bbox_head scores classes with a softmax; the family decodes sigmoid scores"
         return None
