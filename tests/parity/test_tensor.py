@@ -117,3 +117,42 @@ def test_mask_only_detections_are_paired_by_mask_iou():
     wrong = dict(swapped, masks=swapped["masks"].copy())
     wrong["masks"][1] = ~wrong["masks"][1]  # one mask really differs
     assert not compare_outputs(0, outs, ref, wrong, tol).passed
+
+
+def _swap_row(ref, row, score, *more):
+    """``got``: ``ref`` with row ``row`` replaced by a different detection scored ``score`` (kept by the backend
+    instead of the reference's row; ``more``: further (row, score) pairs), rows re-sorted by score."""
+    got = {k: v.copy() for k, v in ref.items()}
+    for row, score in [(row, score), *more]:
+        got["boxes"][row] = [row / 2, row / 2, row / 2 + 40, row / 2 + 20]  # a box no reference row has
+        got["scores"][row] = score
+    order = np.argsort(-got["scores"], kind="stable")
+    return {k: v[order] for k, v in got.items()}
+
+
+def test_a_row_swapped_at_the_topk_cut_is_reported_and_left_out():
+    """DINO keeps 300 of 900 x 80 scores: two correct runtimes may keep different rows at the cut. The row each side
+    kept alone (scores within twice the tolerance of the lowest kept score) is counted and not compared; the rest
+    still are."""
+    ref = detections(n=200)
+    cut = float(ref["scores"][-1])
+    check = compare_outputs(0, DET, ref, _swap_row(ref, 199, cut + 1e-4), TOL)
+    assert check.passed and check.boundary_swaps == 1
+    assert all("top-k cut" in c.note for c in check.outputs)
+    shifted = _swap_row(ref, 199, cut + 1e-4)
+    shifted["boxes"][0] += 1.0  # a real error elsewhere is still caught
+    assert not compare_outputs(0, DET, ref, shifted, TOL).passed
+
+
+def test_a_swap_away_from_the_cut_or_too_many_swaps_fail():
+    ref = detections(n=200)
+    cut = float(ref["scores"][-1])
+    inside = _swap_row(ref, 100, float(ref["scores"][100]))  # a different detection in the middle of the ranking
+    assert not compare_outputs(0, DET, ref, inside, TOL).passed
+    far = _swap_row(ref, 199, cut + 0.01)  # at the end, but scored well above the cut
+    assert not compare_outputs(0, DET, ref, far, TOL).passed
+    ref["scores"][197:] = cut + np.float32([2e-5, 1e-5, 0])  # three reference rows at the cut
+    assert compare_outputs(0, DET, ref, _swap_row(ref, 199, cut + 1e-4, (198, cut + 2e-4)), TOL).boundary_swaps == 2
+    three = _swap_row(ref, 199, cut + 1e-4, (198, cut + 2e-4), (197, cut + 3e-4))  # 3 of 200 rows: over 1%
+    check = compare_outputs(0, DET, ref, three, TOL)
+    assert not check.passed and check.boundary_swaps == 0

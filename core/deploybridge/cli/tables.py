@@ -35,6 +35,7 @@ def verification_table(v: Verification) -> Table:
             counts = f"{check.detections_ref} vs {check.detections_got}"
             ok = check.detections_ref == check.detections_got
             extra = f", {check.reordered} reordered" if check.reordered else ""
+            extra += f", {check.boundary_swaps} swapped at the top-k cut (not compared)" if check.boundary_swaps else ""
             table.add_row(label, "detections", counts + extra, "", "", "", "",
                           "[green]same count[/]" if ok else "[red]COUNT DIFFERS[/]")
         if check.nothing_compared:  # passed, but proved nothing on this input

@@ -27,3 +27,14 @@ def detection_count(model, pre: dict):
     """count(image) -> how many detections MMDetection's predict returns (for calibration_generic)."""
     module = Predict(model, pre, ["scores"])
     return lambda image: int(module(image)[0].shape[0])
+
+
+def top_score(model, pre: dict):
+    """score(image) -> the highest score MMDetection's predict gives (0 without detections), for calibration_generic."""
+    module = Predict(model, pre, ["scores"])
+
+    def highest(image) -> float:
+        scores = module(image)[0]
+        return float(scores.max()) if scores.numel() else 0.0
+
+    return highest
