@@ -4,6 +4,9 @@ by `deploy convert`, and every architecture it refuses, with the one line it ref
 
     .venv/bin/python scripts/mmdet_support.py [--lock /tmp/db-heavy.lock] [--only NAME ...] [--dry-run]
 
+With --only, the rows run replace the same architecture's rows in the table already on the page (the others are
+kept, and the table's heading line names the re-measured rows and their date).
+
 Each conversion runs in its own `deploy convert` process (through `flock LOCK` when --lock is given). Random,
 calibrated weights, 256x320 images, ONNX Runtime, opset 17. Export s: the export alone (manifest); run ms: median of
 10 ONNX Runtime runs of the artifact (default threads) after one warm-up, in this process.
@@ -130,6 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     models = {k: v for k, v in MODELS.items() if args.only is None or any(k.startswith(o) for o in args.only)}
     rows: list[list[str]] = []
+    page = PAGE.read_text()
     with tempfile.TemporaryDirectory() as tmp:
         for name, (config, claim, *overrides) in models.items():
             shown = f"`{config}`" + ((", R18" if overrides[0] == R18 else ", overridden") if overrides else "")
@@ -150,8 +154,28 @@ def main() -> None:
                     row = cells(proc, out, seconds)
                 rows.append([f"{name} ({shown})", path, *row, claim])
                 print(" | ".join(rows[-1]), flush=True)
-                write(table(rows), args.dry_run)
-    print(table(rows))
+                write(table(rows) if args.only is None else merged(rows, list(models), page), args.dry_run)
+    print(table(rows) if args.only is None else merged(rows, list(models), page))
+
+
+def merged(rows: list[list[str]], names: list[str], text: str) -> str:
+    """The table on the page ``text`` (as it was before this run) with every row of ``names`` replaced by ``rows``
+    (placed where the first old one was)."""
+    block = text[text.index(START):text.index(END)].splitlines() if START in text else []
+    old = [line for line in block if line.startswith("| ") and not line.startswith("| architecture")]
+    ours = lambda line: any(line.startswith(f"| {name} (") for name in names)  # noqa: E731
+    new = ["| " + " | ".join(row) + " |" for row in rows]
+    kept: list[str] = []
+    for line in old:
+        if not ours(line):
+            kept.append(line)
+        elif new:  # the first old row of the re-run architectures: the new rows go here
+            kept, new = kept + new, []
+    kept += new  # architectures the table did not have yet
+    heading = next((line for line in block if line.startswith("Measured")), "")
+    heading += f" Rows {', '.join(names)} re-measured {date.today()} by `scripts/mmdet_support.py --only ...`."
+    fresh = table([]).splitlines()
+    return "\n".join([fresh[0], heading, *fresh[2:-1], *kept, fresh[-1]])
 
 
 def table(rows: list[list[str]]) -> str:
