@@ -113,6 +113,24 @@ def test_function_kind_restores_on_exception_and_handles_inherited_attributes():
         del torch.nn.modules._db_test_child
 
 
+def test_a_tensor_method_rewrite_leaves_tensors_no_sequences_afterwards():
+    """negative_index rewrites Tensor.__getitem__, which torch.Tensor inherits from its C base. Assigned on the class
+    and deleted afterwards, it left CPython's generic sequence slot behind: every later torch.tensor([0-d tensor])
+    failed ("len() of a 0-d tensor"), and so did MMDeploy's export after any legacy one in the same process. The
+    rewrite is in force while applied (calls counted, negative indices wrapped) and the class is unchanged after."""
+    import torch
+    from deploybridge_rewrites.negative_index import make_getitem
+
+    x = torch.arange(12).reshape(3, 4)
+    i, j = torch.tensor([0, 2]), torch.tensor([-1, 1])
+    with applied([Rewrite("negative_index", "function", "torch.Tensor.__getitem__", replacement=make_getitem,
+                          wrap=True)]) as result:
+        assert x[i, j].tolist() == [3, 9]
+        assert result.calls["negative_index"] == 1
+    assert "__getitem__" not in vars(torch.Tensor)
+    assert torch.tensor([torch.tensor(-1)]).tolist() == [-1]
+
+
 def test_module_kind_replaces_forward_of_every_instance():
     import torch
 

@@ -6,6 +6,13 @@ symbolic at the export opset, ``dynamo`` adds an entry to the dynamo exporter's
 translation table. A rewrite whose target cannot be resolved fails the
 conversion naming the rewrite and the target; it is never a silent no-op.
 Patches are undone in reverse order on exit, also when the export raises.
+
+A method ``torch.Tensor`` inherits from its C base (``__getitem__``) is not
+patched on the class: assigning and deleting a dunder there leaves CPython's
+generic sequence slot behind, after which every tensor passes
+``PySequence_Check`` and ``torch.tensor([torch.tensor(-1)])`` fails with "len()
+of a 0-d tensor" for the rest of the process (MMDeploy's exports after any legacy
+one did). Such a rewrite intercepts the method through a TorchFunctionMode.
 """
 from __future__ import annotations
 
@@ -108,6 +115,29 @@ def _patched(owner: Any, attr: str, value: Any) -> Iterator[Any]:
             delattr(owner, attr)
 
 
+def _inherited_tensor_method(owner: Any, attr: str) -> bool:
+    import torch
+
+    return owner is torch.Tensor and attr.startswith("__") and attr not in vars(torch.Tensor)
+
+
+@contextmanager
+def _tensor_method(attr: str, replacement: Callable) -> Iterator[Any]:
+    """``torch.Tensor.<attr>`` calls go to ``replacement`` while in force; the class itself is left untouched."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    original = getattr(torch.Tensor, attr)
+
+    class Rewritten(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            # inside this handler the mode is off: ``func`` and ``replacement`` run the plain method, no recursion
+            return (replacement if func is original else func)(*args, **(kwargs or {}))
+
+    with Rewritten():
+        yield original
+
+
 def _python_patch(rw: Rewrite, applied: Applied, stack: ExitStack) -> None:
     try:
         owner, attr = resolve_target(rw.target)
@@ -124,7 +154,8 @@ def _python_patch(rw: Rewrite, applied: Applied, stack: ExitStack) -> None:
         stack.enter_context(_patched(owner, attr, replacement))
         return
     applied.calls[rw.name] = 0
-    stack.enter_context(_patched(owner, attr, _counted(replacement, applied.calls, rw.name)))
+    patch = _tensor_method if _inherited_tensor_method(owner, attr) else functools.partial(_patched, owner)
+    stack.enter_context(patch(attr, _counted(replacement, applied.calls, rw.name)))
 
 
 @contextmanager
