@@ -62,6 +62,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     from deploybridge_mmdet.calibration import CALIBRATION_IMAGES, calibrate_random, knows
     from deploybridge_mmdet.calibration_generic import calibrate_by_predict
     from deploybridge_mmdet.cascade import CascadeDetector, is_cascade
+    from deploybridge_mmdet.condinst import CondInstDetector, is_condinst
     from deploybridge_mmdet.dense import DenseDetector, is_dense
     from deploybridge_mmdet.predict_module import Predict, detection_count
     from deploybridge_mmdet.reference import mmdet_predict
@@ -87,6 +88,8 @@ def load(spec: ModelSpec) -> LoadedModel:
     native = support.NATIVE in paths
     if native and is_rtmdet_ins(model):  # a dense head too, with masks: before is_dense
         module = RTMDetInsDetector(model, pre)
+    elif native and is_condinst(model):  # an FCOS head and a mask head: before is_dense
+        module = CondInstDetector(model, pre)
     elif native and is_dense(model):
         module = DenseDetector(model, pre)
     elif native and is_two_stage(model):
@@ -97,7 +100,8 @@ def load(spec: ModelSpec) -> LoadedModel:
         native, module = False, Predict(model, pre, names)
     with torch.no_grad():  # an op the mmcv layer lacks fails here, naming itself (exit 2), before any export
         probe = torch.zeros(1, 3, *shape[2:])
-        module(probe) if not native else model.extract_feat(probe) if hasattr(model, "roi_head") else model._forward(probe)
+        # CondInst's _forward runs its training loss (it needs data samples): its native module is probed instead
+        module(probe) if not native or is_condinst(model) else model.extract_feat(probe) if hasattr(model, "roi_head") else model._forward(probe)
     calibration_images = [example_images((1, 3, *shape[2:]), seed) for seed in calibration_seeds(spec.seed, CALIBRATION_IMAGES)]
     if not spec.weights and native and knows(model):  # heads that detect something on inputs verification never uses
         calibrate_random(model, module, calibration_images)

@@ -23,26 +23,29 @@ from __future__ import annotations
 import torch
 
 
-def candidates(head, outs, nms_pre: int, score_thr: float):
-    """(scores, labels, distances, priors (x, y, stride_w, stride_h), kernels) of every level's selected (point, class)
-    pairs, concatenated in level order as ``_predict_by_feat_single`` concatenates them."""
+def point_rows(level: torch.Tensor, width: int) -> torch.Tensor:
+    """One image's (width * A, H, W) level output as (points, width) rows, in the order the priors are generated."""
+    return level[0].permute(1, 2, 0).reshape(-1, width)
+
+
+def candidates(head, cls_scores, rows, nms_pre: int, score_thr: float) -> tuple[torch.Tensor, ...]:
+    """(scores, labels, *rows) of every level's top ``nms_pre`` (point, class) pairs above ``score_thr``
+    (``filter_scores_and_topk``), concatenated in level order as ``_predict_by_feat_single`` concatenates them;
+    ``rows[level]`` are that level's per-point tensors (distances, priors, kernels, ...), each kept with its point."""
     from deploybridge_mmdet.dense import top_candidates
     from deploybridge_mmdet.dense_heads import class_scores
 
-    cls_scores, bbox_preds, kernel_preds = outs[:3]
-    priors = head.prior_generator.grid_priors([c.shape[-2:] for c in cls_scores], dtype=cls_scores[0].dtype,
-                                              device=cls_scores[0].device, with_stride=True)
-    found: list[list[torch.Tensor]] = [[], [], [], [], []]
-    for cls, reg, kernel, prior in zip(cls_scores, bbox_preds, kernel_preds, priors):
+    found: list[list[torch.Tensor]] = []
+    for cls, level in zip(cls_scores, rows):
         score = class_scores(head, cls[0])
         classes = score.shape[1]
         top, index = top_candidates(score.reshape(-1), nms_pre)
         point = torch.div(index, classes, rounding_mode="floor")
         keep = top > score_thr
         # gathered by the top-k rows before the threshold: a level with nothing above it still gathers its top-k
-        distances = reg[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)[point]
-        kernels = kernel[0].permute(1, 2, 0).reshape(-1, head.num_gen_params)[point]
-        for into, value in zip(found, (top, index % classes, distances, prior[point], kernels)):
+        values = [top, index % classes, *(row[point] for row in level)]
+        found = found or [[] for _ in values]
+        for into, value in zip(found, values):
             into.append(value[keep])
     return tuple(torch.cat(values) for values in found)
 
@@ -58,16 +61,23 @@ def dynamic_mask_logits(head, mask_feat: torch.Tensor, kernels: torch.Tensor, pr
     relative = (priors[:, None, :2] - coord[None]).permute(0, 2, 1) / (priors[:, 2].reshape(-1, 1, 1) * 8)
     features = mask_feat.reshape(1, prototypes, -1).expand(kernels.shape[0], -1, -1)
     x = torch.cat([relative, features], 1)  # coordinates first, as MMDetection concatenates them
-    layers = len(head.weight_nums)
-    params = torch.split_with_sizes(kernels, list(head.weight_nums) + list(head.bias_nums), dim=1)
+    x = dynamic_convs(x, kernels, head.weight_nums, head.bias_nums, head.dyconv_channels)
+    return x.reshape(-1, h, w)
+
+
+def dynamic_convs(x: torch.Tensor, params: torch.Tensor, weight_nums, bias_nums, hidden: int) -> torch.Tensor:
+    """Per detection, 1x1 convs with ReLU between, their weights and biases split from its row of ``params`` (all the
+    weights, then all the biases) as MMDetection's ``parse_dynamic_params`` splits them: (N, C, h * w) -> (N, 1, h * w).
+    One batched matmul per layer where MMDetection runs a grouped conv with one group per detection."""
+    layers = len(weight_nums)
+    split = torch.split_with_sizes(params, list(weight_nums) + list(bias_nums), dim=1)
     for i in range(layers):
-        out = head.dyconv_channels if i < layers - 1 else 1
+        out = hidden if i < layers - 1 else 1
         # -1 for the detections: their count is the graph's; the other sizes are the head's constants
-        weight = params[i].reshape(-1, out, head.weight_nums[i] // out)
-        x = torch.bmm(weight, x) + params[layers + i].reshape(-1, out, 1)
+        x = torch.bmm(split[i].reshape(-1, out, weight_nums[i] // out), x) + split[layers + i].reshape(-1, out, 1)
         if i < layers - 1:
             x = torch.relu(x)
-    return x.reshape(-1, h, w)
+    return x
 
 
 class RTMDetInsDetector(torch.nn.Module):
@@ -94,7 +104,12 @@ class RTMDetInsDetector(torch.nn.Module):
         head = self.model.bbox_head
         height, width = images.shape[-2:]
         outs = head(self.model.extract_feat(self.normalise(images)))
-        scores, labels, distances, priors, kernels = candidates(head, outs, self.nms_pre, self.score_thr)
+        cls_scores, bbox_preds, kernel_preds = outs[:3]
+        priors = head.prior_generator.grid_priors([c.shape[-2:] for c in cls_scores], dtype=cls_scores[0].dtype,
+                                                  device=cls_scores[0].device, with_stride=True)
+        rows = [(point_rows(reg, head.bbox_coder.encode_size), prior, point_rows(kernel, head.num_gen_params))
+                for reg, prior, kernel in zip(bbox_preds, priors, kernel_preds)]
+        scores, labels, distances, priors, kernels = candidates(head, cls_scores, rows, self.nms_pre, self.score_thr)
         boxes = distance_boxes(head.bbox_coder, priors[:, :2], distances, height, width)
         if self.min_size >= 0:
             big = (boxes[:, 2] - boxes[:, 0] > self.min_size) & (boxes[:, 3] - boxes[:, 1] > self.min_size)

@@ -18,6 +18,7 @@ DENSE_DETECTORS = ("RetinaNet", "SingleStageDetector", "FCOS", "ATSS", "GFL", "Y
 DENSE_HEADS = ("RetinaHead", "RetinaSepBNHead", "FreeAnchorRetinaHead", "PISARetinaHead", "FCOSHead", "ATSSHead", "GFLHead",
                "YOLOXHead", "RTMDetHead", "RTMDetSepBNHead", "FoveaHead")  # decoded by dense_heads.py
 INSTANCE_DENSE_HEADS = ("RTMDetInsSepBNHead",)  # boxes and dynamic-conv masks: rtmdet_ins.py
+CONDINST = ("CondInst", "CondInstBboxHead", "CondInstMaskHead")  # detector, box head, mask head: condinst.py
 TWO_STAGE_DETECTORS = ("FasterRCNN", "MaskRCNN", "CascadeRCNN")
 RPN_HEADS = ("RPNHead",)
 ROI_HEADS = ("StandardRoIHead", "DynamicRoIHead", "PISARoIHead")  # the latter two differ in training only
@@ -49,7 +50,8 @@ MMDEPLOY_REFUSED = {
 MMDEPLOY_SUPPORTED = (f"with --exporter mmdeploy: {', '.join(MMDEPLOY_HEADS)}, and Faster/Mask/Cascade (Mask) R-CNN"
                       f" ({'/'.join(MMDEPLOY_ROI_HEADS)})")
 
-SUPPORTED = (f"natively: single-stage detectors ({', '.join(DENSE_HEADS)}), RTMDet-Ins ({', '.join(INSTANCE_DENSE_HEADS)})"
+SUPPORTED = (f"natively: single-stage detectors ({', '.join(DENSE_HEADS)}), RTMDet-Ins ({', '.join(INSTANCE_DENSE_HEADS)}),"
+             f" CondInst ({' + '.join(CONDINST[1:])})"
              f" and Faster/Mask/Cascade (Mask) R-CNN"
              f" ({'/'.join(RPN_HEADS)} + {'/'.join(ROI_HEADS + CASCADE_ROI_HEADS)}, box heads {'/'.join(BOX_HEADS)}"
              f" with a softmax classifier, mask heads {'/'.join(MASK_HEADS)})")
@@ -77,6 +79,8 @@ def _problem(model) -> str | None:
     if detector in DENSE_DETECTORS and type_name(head) in DENSE_HEADS + INSTANCE_DENSE_HEADS:
         if (head.get("loss_cls") or {}).get("use_sigmoid", True) is False:
             return "its bbox_head scores classes with a softmax; the family decodes sigmoid scores"
+        return None
+    if (detector, type_name(head), type_name(model.get("mask_head") or {})) == CONDINST:
         return None
     if detector not in TWO_STAGE_DETECTORS:
         return ""

@@ -1,8 +1,10 @@
-"""RTMDet-Ins on the native path (issue 20.2): rtmdet_ins.RTMDetInsDetector returns what MMDetection 3.3's unmodified
-``predict`` returns -- boxes, scores, labels and masks -- and converts end to end with the legacy exporter.
+"""Instance masks from dynamic convolutions on the native path (issue 20.2): RTMDet-Ins (rtmdet_ins.py) and CondInst
+(condinst.py, which shares its selection and dynamic convs) return what MMDetection 3.3's unmodified ``predict``
+returns -- boxes, scores, labels and masks -- and convert end to end with the legacy exporter.
 
-The bundled tiny config with random weights, calibrated by the family (detections on every calibration image, the
-dynamic-conv kernels spread so that masks are not all foreground or all background)."""
+Bundled configs (RTMDet-Ins tiny; CondInst with a ResNet-18) with random weights calibrated by the family
+(detections on every calibration image; RTMDet-Ins's kernel convs spread so that its masks are not all foreground
+or all background)."""
 import json
 
 import numpy as np
@@ -12,32 +14,47 @@ from conftest import assert_same_detections
 
 pytest.importorskip("mmdet", reason="MMDetection not installed here: run `deploy install mmdet`")
 
-CONFIG = "rtmdet/rtmdet-ins_tiny_8xb32-300e_coco"
 SHAPE = (1, 3, 192, 256)
 NEAR = 1e-5  # a mask pixel this close to the threshold may fall either side between two float32 computations
+R18 = "backbone=dict(depth=18, init_cfg=None), neck=dict(in_channels=[64, 128, 256, 512])"
+# name: (bundled config, model overrides, the family's native module)
+MODELS = {
+    "RTMDet-Ins": ("rtmdet/rtmdet-ins_tiny_8xb32-300e_coco", "", "RTMDetInsDetector"),
+    "CondInst": ("condinst/condinst_r50_fpn_ms-poly-90k_coco_instance", R18, "CondInstDetector"),
+}
 
 
-@pytest.fixture(scope="module")
-def loaded():
+def config_for(folder, name: str) -> str:
+    from deploybridge_mmdet.config import with_model_overrides
+
+    base, overrides, _ = MODELS[name]
+    return with_model_overrides(base, overrides, folder, name.replace("-", "_").lower())
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def loaded(request, tmp_path_factory):
     from deploybridge.records import ModelSpec
     from deploybridge_mmdet.family import load
 
-    return load(ModelSpec(family="mmdet", model=CONFIG, config=CONFIG, random_weights=True, input_shape=SHAPE))
+    config = config_for(tmp_path_factory.mktemp("configs"), request.param)
+    return request.param, load(ModelSpec(family="mmdet", model=config, config=config, random_weights=True,
+                                         input_shape=SHAPE))
 
 
 def test_native_module_equals_mmdetection_predict(loaded):
     """On the 3 verification inputs: the same detections as predict (count, boxes within 1e-4, scores within 1e-5,
-    labels), and the mask probabilities thresholded as predict does (``> mask_thr_binary``) equal predict's boolean
-    masks at every pixel not within 1e-5 of the threshold. Measured: 8/9/12 detections, every pixel equal, 22 of 29
+    labels), and the mask probabilities thresholded as predict does (``> mask threshold``) equal predict's boolean
+    masks at every pixel not within 1e-5 of the threshold. Measured (the counts move with the calibration): RTMDet-Ins
+    13/26/29 detections, CondInst 20/8/11; boxes and scores equal exactly, every pixel equal; 42 of 68 and 18 of 39
     masks with both foreground and background pixels."""
     import torch
 
     from deploybridge_mmdet.family import mask_rule
     from deploybridge_mmdet.reference import mmdet_predict
-    from deploybridge_mmdet.rtmdet_ins import RTMDetInsDetector
 
+    name, loaded = loaded
     module = loaded.module
-    assert isinstance(module, RTMDetInsDetector)
+    assert type(module).__name__ == MODELS[name][2]
     assert loaded.output_names == ["boxes", "scores", "labels", "masks"]
     threshold, strict = mask_rule(module.model)
     assert (threshold, strict) == (0.5, True)
@@ -58,12 +75,71 @@ def test_native_module_equals_mmdetection_predict(loaded):
     assert mixed >= 10, "masks all foreground or all background: the mask comparison proves little"
 
 
-def test_converts_natively_and_verifies_end_to_end(cli, tmp_path):
-    """`deploy convert` takes RTMDet-Ins on the native path by default (legacy exporter), the artifact verifies
-    against the native module and the module against MMDetection's predict, with detections on every input."""
-    out = tmp_path / "rtmdet_ins"
-    result = cli("convert", "--plugin", "mmdet", "--config", CONFIG, "--random-weights", "--input-shape",
-                 ",".join(map(str, SHAPE)), "--out", out)
+def _export(module):
+    import onnxruntime as ort
+
+    from conftest import export_with_rewrites
+    from deploybridge_mmdet.family import example_images
+    from deploybridge_mmdet.rewrites import REWRITES
+
+    rewrites = [r for r in REWRITES if "legacy" in r.exporters]
+    onnx, _ = export_with_rewrites(module, (example_images(SHAPE, 0),), rewrites, ["images"],
+                                   dynamic_axes={"images": {2: "height", 3: "width"}})
+    return ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
+
+
+def _same_as_pytorch(session, module, images) -> int:
+    import torch
+
+    with torch.no_grad():
+        want = {k: t.numpy() for k, t in zip(("boxes", "scores", "labels", "masks"), module(images))}
+    boxes, scores, labels, masks = session.run(None, {"images": images.numpy()})
+    perm = assert_same_detections(want, boxes, scores, labels, box_atol=1e-3, score_atol=1e-5)
+    assert masks.shape == want["masks"].shape == (len(boxes), *images.shape[2:])
+    np.testing.assert_allclose(masks[perm], want["masks"], atol=1e-3)
+    return len(boxes)
+
+
+def test_export_runs_at_other_sizes_like_pytorch(loaded):
+    """The legacy export, traced once at 192x256, returns in ONNX Runtime what the module returns at 256x256 and
+    256x320: no detection count or image size baked in (measured: RTMDet-Ins 20 and 56, CondInst 19 and 12)."""
+    from deploybridge_mmdet.family import example_images
+
+    name, loaded = loaded
+    session = _export(loaded.module)
+    found = [_same_as_pytorch(session, loaded.module, example_images(shape, seed))
+             for shape, seed in (((1, 3, 256, 256), 1001), ((1, 3, 256, 320), 1002))]
+    assert min(found) >= 1, (name, found)
+
+
+def test_no_detection_gives_empty_outputs_like_predict(loaded):
+    """With score_thr above every score, predict finds nothing and so do the module and its export (masks (0, H, W)):
+    the spare plane keeps PyTorch's bilinear upsampling, which refuses an empty tensor, from failing there."""
+    import torch
+
+    from deploybridge_mmdet.family import example_images
+    from deploybridge_mmdet.reference import mmdet_predict
+
+    name, loaded = loaded
+    module, cfg = loaded.module, loaded.module.model.bbox_head.test_cfg
+    before = (module.score_thr, cfg["score_thr"])
+    module.score_thr = cfg["score_thr"] = 1.0
+    try:
+        images = example_images(SHAPE, 1000)
+        assert len(mmdet_predict(module.model, images, loaded.preprocessing)["boxes"]) == 0
+        assert _same_as_pytorch(_export(module), module, images) == 0
+    finally:
+        module.score_thr, cfg["score_thr"] = before
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_converts_natively_and_verifies_end_to_end(cli, tmp_path, name):
+    """`deploy convert` takes the architecture on the native path by default (legacy exporter), the artifact
+    verifies against the native module and the module against MMDetection's predict, with detections on every
+    input."""
+    out = tmp_path / "out"
+    result = cli("convert", "--plugin", "mmdet", "--config", config_for(tmp_path, name), "--random-weights",
+                 "--input-shape", ",".join(map(str, SHAPE)), "--out", out)
     assert result.code == 0, result.err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["export"]["exporter"] == "legacy"
@@ -72,35 +148,3 @@ def test_converts_natively_and_verifies_end_to_end(cli, tmp_path):
     found = [i["detections_ref"] for i in manifest["verification"]["details"]["inputs"]]
     assert min(found) >= 1, found
     assert all(i["matched_fraction"] == 1.0 for i in manifest["framework_parity"]["inputs"])
-
-
-def test_export_runs_any_size_and_no_detection_like_pytorch(loaded):
-    """The legacy export, traced once at 192x256, returns in ONNX Runtime what the module returns at 256x256 and
-    256x320 (no count or size baked in) and on a uniform grey image, where predict and the module find nothing
-    (measured: 8, 26 and 0 detections): the spare plane keeps PyTorch's bilinear upsampling, which refuses an empty
-    tensor, from failing there."""
-    import onnxruntime as ort
-    import torch
-
-    from conftest import export_with_rewrites
-    from deploybridge_mmdet.family import example_images
-    from deploybridge_mmdet.reference import mmdet_predict
-    from deploybridge_mmdet.rewrites import REWRITES
-
-    module = loaded.module
-    rewrites = [r for r in REWRITES if "legacy" in r.exporters]
-    onnx, _ = export_with_rewrites(module, (example_images(SHAPE, 0),), rewrites, ["images"],
-                                   dynamic_axes={"images": {2: "height", 3: "width"}})
-    session = ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
-    grey = torch.full(SHAPE, 128.0)
-    assert len(mmdet_predict(module.model, grey, loaded.preprocessing)["boxes"]) == 0
-    found = []
-    for images in (example_images((1, 3, 256, 256), 1001), example_images((1, 3, 256, 320), 1002), grey):
-        with torch.no_grad():
-            want = {k: t.numpy() for k, t in zip(("boxes", "scores", "labels", "masks"), module(images))}
-        boxes, scores, labels, masks = session.run(None, {"images": images.numpy()})
-        perm = assert_same_detections(want, boxes, scores, labels, box_atol=1e-3, score_atol=1e-5)
-        assert masks.shape == want["masks"].shape == (len(boxes), *images.shape[2:])
-        np.testing.assert_allclose(masks[perm], want["masks"], atol=1e-3)
-        found.append(len(boxes))
-    assert found[0] >= 1 and found[1] >= 1 and found[2] == 0, found

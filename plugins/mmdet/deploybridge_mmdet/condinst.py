@@ -1,0 +1,94 @@
+"""CondInst (``CondInst`` with a ``CondInstBboxHead`` and a ``CondInstMaskHead``) as a tensor-in/tensor-out module:
+boxes, scores, labels and instance mask probabilities, computed as MMDetection 3.3's ``CondInst.predict`` does.
+
+Read from ``condinst_head.py`` (the box head is an FCOS head that also predicts each point's dynamic-conv
+parameters):
+
+* per level the top ``nms_pre`` (point, class) sigmoid scores above ``score_thr``, each keeping its point, stride
+  and parameters; *then* times the sigmoid centerness (``BaseDenseHead._bbox_post_process``); boxes = point -/+ the
+  distances, clipped to the image; ``min_bbox_size``; class-wise NMS; the first ``max_per_img``;
+* the mask head's feature module on the FPN levels (stride 8), two extra channels per detection, the pixel's
+  offset from the detection's point / (stride x ``size_of_interest``), the dynamic 1x1 convs (one batched matmul
+  per layer, rtmdet_ins.dynamic_convs), MMDetection's own ``aligned_bilinear`` x2 (to ``mask_out_stride``), sigmoid,
+  ``aligned_bilinear`` x ``mask_out_stride``, cropped to the input.
+
+Masks are probabilities (N, H, W); MMDetection keeps ``> mask_thr``. Held to MMDetection's unmodified predict by
+plugins/mmdet/tests/test_mmdet_condinst.py.
+"""
+from __future__ import annotations
+
+import torch
+
+from deploybridge_mmdet.rtmdet_ins import candidates, dynamic_convs, point_rows
+
+
+def mask_probabilities(mask_head, feats, params: torch.Tensor, points: torch.Tensor, strides: torch.Tensor,
+                       height, width) -> torch.Tensor:
+    """CondInstMaskHead.forward_single + _predict_by_feat_single for the kept detections: (N, H, W) probabilities."""
+    from mmdet.models.utils import aligned_bilinear
+
+    mask_feat = mask_head.mask_feature_head(feats)[0]
+    channels, h, w = mask_feat.shape
+    locations = mask_head.prior_generator.single_level_grid_priors((h, w), 0, dtype=mask_feat.dtype,
+                                                                   device=mask_feat.device)
+    relative = (points[:, None, :] - locations[None]).permute(0, 2, 1) / (
+        strides.reshape(-1, 1, 1) * mask_head.size_of_interest)
+    x = torch.cat([relative, mask_feat.reshape(1, channels, -1).expand(params.shape[0], -1, -1)], 1)
+    # parse_dynamic_params shapes the hidden layers by the mask features' channel count (in_channels)
+    logits = dynamic_convs(x, params, mask_head.weight_nums, mask_head.bias_nums, mask_head.in_channels)
+    # one spare plane, dropped after: PyTorch's upsampling refuses an empty tensor (no detection), where MMDetection's
+    # predict takes another branch (``if bboxes.shape[0] == 0``)
+    planes = torch.cat([logits.reshape(-1, h, w), torch.zeros_like(mask_feat[:1])])[None]
+    planes = aligned_bilinear(planes, int(mask_head.mask_feat_stride / mask_head.mask_out_stride))
+    planes = aligned_bilinear(planes.sigmoid(), mask_head.mask_out_stride)
+    return planes[0, :-1, :height, :width]
+
+
+class CondInstDetector(torch.nn.Module):
+    """Images (0-255, MMDetection's channel order) -> boxes, scores, labels (0-based), masks (N, H, W) probabilities."""
+
+    with_mask = True
+
+    def __init__(self, model, pre: dict):
+        from deploybridge_mmdet.dense import Normalise
+
+        super().__init__()
+        self.model = model
+        self.normalise = Normalise(pre)
+        cfg = model.bbox_head.test_cfg
+        self.nms_pre, self.score_thr = int(cfg.get("nms_pre", -1)), float(cfg.get("score_thr", 0.0))
+        self.iou = float(cfg["nms"]["iou_threshold"])
+        self.min_size, self.max_per_img = float(cfg.get("min_bbox_size", -1)), int(cfg.get("max_per_img", 100))
+
+    def forward(self, images):
+        from torchvision.ops import batched_nms
+
+        from deploybridge_mmdet.dense_heads import distance_boxes
+
+        head = self.model.bbox_head
+        height, width = images.shape[-2:]
+        feats = self.model.extract_feat(self.normalise(images))
+        cls_scores, bbox_preds, centerness, param_preds = head(feats)
+        priors = head.prior_generator.grid_priors([c.shape[-2:] for c in cls_scores], dtype=bbox_preds[0].dtype,
+                                                  device=bbox_preds[0].device, with_stride=True)
+        rows = [(point_rows(reg, head.bbox_coder.encode_size), prior, point_rows(param, head.num_params),
+                 point_rows(factor, 1).reshape(-1).sigmoid())
+                for reg, prior, param, factor in zip(bbox_preds, priors, param_preds, centerness)]
+        scores, labels, distances, priors, params, factors = candidates(head, cls_scores, rows, self.nms_pre,
+                                                                        self.score_thr)
+        scores = scores * factors  # after selection: a centerness never drops or admits a candidate
+        boxes = distance_boxes(head.bbox_coder, priors[:, :2], distances, height, width)
+        if self.min_size >= 0:
+            big = (boxes[:, 2] - boxes[:, 0] > self.min_size) & (boxes[:, 3] - boxes[:, 1] > self.min_size)
+            boxes, scores, labels, priors, params = boxes[big], scores[big], labels[big], priors[big], params[big]
+        keep = batched_nms(boxes, scores, labels, self.iou)[: self.max_per_img]
+        masks = mask_probabilities(self.model.mask_head, feats, params[keep], priors[keep, :2], priors[keep, 2],
+                                   height, width)
+        return boxes[keep], scores[keep], labels[keep], masks
+
+
+def is_condinst(model) -> bool:
+    from deploybridge_mmdet.support import CONDINST
+
+    return (type(model).__name__, type(getattr(model, "bbox_head", None)).__name__,
+            type(getattr(model, "mask_head", None)).__name__) == CONDINST
