@@ -163,15 +163,15 @@ def merged(rows: list[list[str]], names: list[str], text: str) -> str:
     (placed where the first old one was)."""
     block = text[text.index(START):text.index(END)].splitlines() if START in text else []
     old = [line for line in block if line.startswith("| ") and not line.startswith("| architecture")]
-    ours = lambda line: any(line.startswith(f"| {name} (") for name in names)  # noqa: E731
-    new = ["| " + " | ".join(row) + " |" for row in rows]
+    owner = lambda line: next((n for n in names if line.startswith(f"| {n} (")), None)  # noqa: E731
+    new: dict[str, list[str]] = {}
+    for row in rows:
+        new.setdefault(owner("| " + row[0]) or row[0], []).append("| " + " | ".join(row) + " |")
     kept: list[str] = []
-    for line in old:
-        if not ours(line):
-            kept.append(line)
-        elif new:  # the first old row of the re-run architectures: the new rows go here
-            kept, new = kept + new, []
-    kept += new  # architectures the table did not have yet
+    for line in old:  # each re-run architecture's rows where its first old row was
+        name = owner(line)
+        kept += [line] if name is None else new.pop(name, [])
+    kept += [line for lines in new.values() for line in lines]  # architectures the table did not have yet
     heading = next((line for line in block if line.startswith("Measured")), "")
     heading += f" Rows {', '.join(names)} re-measured {date.today()} by `scripts/mmdet_support.py --only ...`."
     fresh = table([]).splitlines()
