@@ -117,7 +117,8 @@ def test_a_tensor_method_rewrite_leaves_tensors_no_sequences_afterwards():
     """negative_index rewrites Tensor.__getitem__, which torch.Tensor inherits from its C base. Assigned on the class
     and deleted afterwards, it left CPython's generic sequence slot behind: every later torch.tensor([0-d tensor])
     failed ("len() of a 0-d tensor"), and so did MMDeploy's export after any legacy one in the same process. The
-    rewrite is in force while applied (calls counted, negative indices wrapped) and the class is unchanged after."""
+    rewrite is in force while applied (calls counted, negative indices wrapped); afterwards the patch is gone and the
+    class's C slots are as before (planted: slots not put back -> TypeError)."""
     import torch
     from deploybridge_rewrites.negative_index import make_getitem
 

@@ -7,12 +7,12 @@ translation table. A rewrite whose target cannot be resolved fails the
 conversion naming the rewrite and the target; it is never a silent no-op.
 Patches are undone in reverse order on exit, also when the export raises.
 
-A method ``torch.Tensor`` inherits from its C base (``__getitem__``) is not
-patched on the class: assigning and deleting a dunder there leaves CPython's
-generic sequence slot behind, after which every tensor passes
-``PySequence_Check`` and ``torch.tensor([torch.tensor(-1)])`` fails with "len()
-of a 0-d tensor" for the rest of the process (MMDeploy's exports after any legacy
-one did). Such a rewrite intercepts the method through a TorchFunctionMode.
+A dunder a class inherits from a C base (``Tensor.__getitem__``) is patched on
+the class, and the class's C slot tables are put back byte for byte afterwards
+(``_slots_kept``): removing the patch alone leaves CPython's generic sequence
+slot behind. (A TorchFunctionMode would leave the class alone, but every op of
+the export would then run from its frame, and export warnings would no longer
+name the module that printed them.)
 """
 from __future__ import annotations
 
@@ -115,27 +115,40 @@ def _patched(owner: Any, attr: str, value: Any) -> Iterator[Any]:
             delattr(owner, attr)
 
 
-def _inherited_tensor_method(owner: Any, attr: str) -> bool:
-    import torch
+def _slot_tables(cls: type) -> list[tuple[int, int]]:
+    """(address, size) of ``cls``'s number, sequence and mapping method tables, where this is a CPython 3.11-3.13
+    heap type laid out as expected (its name and basic size read back at their offsets); empty otherwise."""
+    import ctypes
+    import sys
 
-    return owner is torch.Tensor and attr.startswith("__") and attr not in vars(torch.Tensor)
+    if sys.implementation.name != "cpython" or not (3, 11) <= sys.version_info[:2] <= (3, 13):
+        return []
+    word = ctypes.sizeof(ctypes.c_void_p)
+    base = id(cls)
+    name = ctypes.c_char_p.from_address(base + 3 * word).value or b""
+    if name.split(b".")[-1] != cls.__name__.encode() or ctypes.c_ssize_t.from_address(base + 4 * word).value != cls.__basicsize__:
+        return []
+    # tp_as_number, tp_as_sequence, tp_as_mapping: words 12, 13, 14; tables of 36, 10 and 3 function pointers
+    tables = [(ctypes.c_void_p.from_address(base + index * word).value, count * word)
+              for index, count in ((12, 36), (13, 10), (14, 3))]
+    return [(address, size) for address, size in tables if address]
 
 
 @contextmanager
-def _tensor_method(attr: str, replacement: Callable) -> Iterator[Any]:
-    """``torch.Tensor.<attr>`` calls go to ``replacement`` while in force; the class itself is left untouched."""
-    import torch
-    from torch.overrides import TorchFunctionMode
+def _slots_kept(owner: Any, attr: str) -> Iterator[None]:
+    """Put ``owner``'s C slot tables back as they were after a dunder it inherits was patched and removed: CPython
+    leaves a generic slot behind (Tensor.__getitem__ -> sq_item), after which every tensor passes PySequence_Check
+    and ``torch.tensor([torch.tensor(-1)])`` fails with "len() of a 0-d tensor" for the rest of the process (MMDeploy's
+    exports after any legacy one did)."""
+    import ctypes
 
-    original = getattr(torch.Tensor, attr)
-
-    class Rewritten(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            # inside this handler the mode is off: ``func`` and ``replacement`` run the plain method, no recursion
-            return (replacement if func is original else func)(*args, **(kwargs or {}))
-
-    with Rewritten():
-        yield original
+    inherited_dunder = isinstance(owner, type) and attr.startswith("__") and attr not in vars(owner)
+    saved = [(address, ctypes.string_at(address, size)) for address, size in _slot_tables(owner)] if inherited_dunder else []
+    try:
+        yield
+    finally:
+        for address, data in saved:
+            ctypes.memmove(address, data, len(data))
 
 
 def _python_patch(rw: Rewrite, applied: Applied, stack: ExitStack) -> None:
@@ -154,8 +167,8 @@ def _python_patch(rw: Rewrite, applied: Applied, stack: ExitStack) -> None:
         stack.enter_context(_patched(owner, attr, replacement))
         return
     applied.calls[rw.name] = 0
-    patch = _tensor_method if _inherited_tensor_method(owner, attr) else functools.partial(_patched, owner)
-    stack.enter_context(patch(attr, _counted(replacement, applied.calls, rw.name)))
+    stack.enter_context(_slots_kept(owner, attr))  # entered first: restored after the patch is removed
+    stack.enter_context(_patched(owner, attr, _counted(replacement, applied.calls, rw.name)))
 
 
 @contextmanager
