@@ -64,7 +64,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     from deploybridge_mmdet.cascade import CascadeDetector, is_cascade
     from deploybridge_mmdet.condinst import CondInstDetector, is_condinst
     from deploybridge_mmdet.dense import DenseDetector, is_dense
-    from deploybridge_mmdet.predict_module import Predict, detection_count
+    from deploybridge_mmdet.predict_module import Predict, detection_count, top_score
     from deploybridge_mmdet.reference import mmdet_predict
     from deploybridge_mmdet.rtmdet_ins import RTMDetInsDetector, is_rtmdet_ins, spread_mask_kernels
     from deploybridge_mmdet.two_stage import TwoStageDetector, is_two_stage
@@ -106,7 +106,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     if not spec.weights and native and knows(model):  # heads that detect something on inputs verification never uses
         calibrate_random(model, module, calibration_images)
     elif not spec.weights:
-        calibrate_by_predict(model, calibration_images, detection_count(model, pre))
+        calibrate_by_predict(model, calibration_images, detection_count(model, pre), top_score(model, pre))
     if not spec.weights and is_rtmdet_ins(model):  # masks neither all foreground nor all background
         spread_mask_kernels(model, calibration_images, detection_count(model, pre))
     if native:
