@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from deploybridge_mmdet.rtmdet_ins import candidates, dynamic_convs, point_rows
+from deploybridge_mmdet.rtmdet_ins import KernelMaskDetector, candidates, dynamic_convs, point_rows
 
 
 def mask_probabilities(mask_head, feats, params: torch.Tensor, points: torch.Tensor, strides: torch.Tensor,
@@ -44,22 +44,7 @@ def mask_probabilities(mask_head, feats, params: torch.Tensor, points: torch.Ten
     return planes[0, :-1, :height, :width]
 
 
-class CondInstDetector(torch.nn.Module):
-    """Images (0-255, MMDetection's channel order) -> boxes, scores, labels (0-based), masks (N, H, W) probabilities."""
-
-    with_mask = True
-
-    def __init__(self, model, pre: dict):
-        from deploybridge_mmdet.dense import Normalise
-
-        super().__init__()
-        self.model = model
-        self.normalise = Normalise(pre)
-        cfg = model.bbox_head.test_cfg
-        self.nms_pre, self.score_thr = int(cfg.get("nms_pre", -1)), float(cfg.get("score_thr", 0.0))
-        self.iou = float(cfg["nms"]["iou_threshold"])
-        self.min_size, self.max_per_img = float(cfg.get("min_bbox_size", -1)), int(cfg.get("max_per_img", 100))
-
+class CondInstDetector(KernelMaskDetector):
     def forward(self, images):
         from torchvision.ops import batched_nms
 

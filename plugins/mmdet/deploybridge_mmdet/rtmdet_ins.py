@@ -80,8 +80,10 @@ def dynamic_convs(x: torch.Tensor, params: torch.Tensor, weight_nums, bias_nums,
     return x
 
 
-class RTMDetInsDetector(torch.nn.Module):
-    """Images (0-255, MMDetection's channel order) -> boxes, scores, labels (0-based), masks (N, H, W) probabilities."""
+class KernelMaskDetector(torch.nn.Module):
+    """Images (0-255, MMDetection's channel order) -> boxes, scores, labels (0-based), masks (N, H, W) probabilities,
+    for a dense head whose masks come from per-detection dynamic-conv kernels (RTMDet-Ins, CondInst); holds the
+    head's selection rules from its test_cfg."""
 
     with_mask = True
 
@@ -96,6 +98,8 @@ class RTMDetInsDetector(torch.nn.Module):
         self.iou = float(cfg["nms"]["iou_threshold"])
         self.min_size, self.max_per_img = float(cfg.get("min_bbox_size", -1)), int(cfg.get("max_per_img", 100))
 
+
+class RTMDetInsDetector(KernelMaskDetector):
     def forward(self, images):
         from torchvision.ops import batched_nms
 
