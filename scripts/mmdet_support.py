@@ -63,6 +63,7 @@ MODELS = {
     "DAB-DETR (DABDETRHead)": ("dab_detr/dab-detr_r50_8xb2-50e_coco", "Y"),
     "Deformable DETR (DeformableDETRHead)": ("deformable_detr/deformable-detr_r50_16xb2-50e_coco", "Y"),
     "DINO (DINOHead)": ("dino/dino-4scale_r50_8xb2-12e_coco", "Y"),
+    "DINO, 100 queries (DINOHead)": ("dino/dino-4scale_r50_8xb2-12e_coco", "Y", "num_queries=100"),
     "Faster R-CNN (StandardRoIHead)": ("faster_rcnn/faster-rcnn_r50_fpn_1x_coco", "Y", R18),
     "Mask R-CNN (StandardRoIHead + FCNMaskHead)": ("mask_rcnn/mask-rcnn_r50_fpn_1x_coco", "Y", R18),
     "Mask R-CNN GN (Shared4Conv1FCBBoxHead)": ("gn/mask-rcnn_r50_fpn_gn-all_2x_coco", "not listed", R18),
@@ -171,7 +172,10 @@ def merged(rows: list[list[str]], names: list[str], text: str) -> str:
     for line in old:  # each re-run architecture's rows where its first old row was
         name = owner(line)
         kept += [line] if name is None else new.pop(name, [])
-    kept += [line for lines in new.values() for line in lines]  # architectures the table did not have yet
+    for name, lines in new.items():  # an architecture the table did not have yet: after the one before it in MODELS
+        before = list(MODELS)[:list(MODELS).index(name)] if name in MODELS else list(MODELS)
+        at = max((i + 1 for i, line in enumerate(kept) if any(line.startswith(f"| {b} (") for b in before)), default=len(kept))
+        kept[at:at] = lines
     heading = next((line for line in block if line.startswith("Measured")), "")
     heading += f" Rows {', '.join(names)} re-measured {date.today()} by `scripts/mmdet_support.py --only ...`."
     fresh = table([]).splitlines()

@@ -105,6 +105,22 @@ def test_deformable_detr_loads_in_onnx_runtime_only_with_onnx_grid_sample(cli, t
     assert fired["mmdeploy_onnx_grid_sample"] >= 1
 
 
+def test_dino_verifies_where_random_weights_rank_its_queries_stably(cli, tmp_path):
+    """DINO (two-stage query selection, deformable attention as GridSample-16) through MMDeploy, held to predict.
+    DINO hands its encoder's top num_queries tokens to the decoder in rank order, each paired with its own query
+    embedding: with random weights, 900 of ~1000 tokens are ranked by scores closer than float32 noise, and PyTorch
+    float32 vs float64 already differ as much as ONNX Runtime does (896 of 900 paired, scores 5e-4 apart; the support
+    table's 900-query row). With 100 queries, the ranked tokens are the upper tail, far apart: it verifies (R50,
+    256x320: boxes within 1.2e-3 px, scores within 6e-6)."""
+    config = _r18(tmp_path, "dino/dino-4scale_r50_8xb2-12e_coco", DEFORMABLE_R18 + ", num_queries=100")
+    result, manifest = _convert(cli, tmp_path / "dino", config)
+    assert result.code == 0, result.err
+    assert manifest["export"]["exporter"] == "mmdeploy" and manifest["verification"]["passed"]
+    assert min(_detections(manifest)) >= 1
+    fired = {r["name"]: r["calls"] for r in manifest["rewrites"]}
+    assert fired["mmdeploy_onnx_grid_sample"] >= 1
+
+
 def test_rtmdet_ins_exports_on_a_machine_without_a_gpu(cli, tmp_path):
     """MMDeploy's RTMDet-Ins mask decoding asks for point priors on 'cuda' (the generator's default): without
     mmdeploy_point_priors_on_cpu the export fails here naming the missing driver. With it the artifact is built and
