@@ -125,3 +125,19 @@ def test_unsupported_architectures_are_refused_before_building(cli, tmp_path, mo
         assert "which the mmdet family does not convert" in result.err and "RetinaHead" in result.err, result.err
         assert "StandardRoIHead" in result.err and "--exporter mmdeploy" in result.err and not out.exists()
     assert built == []
+
+
+def test_parameters_mmdetection_leaves_uninitialised_get_random_values():
+    """Deformable DETR allocates level_embed with torch.Tensor(...) and sets it only in init_weights: built for
+    --random-weights it held whatever memory it got (once NaN, and every detection of the artifact was NaN).
+    initialise_unset gives it normal values (here planted: filled with NaN first)."""
+    import torch
+
+    from deploybridge_mmdet.config import build
+    from deploybridge_mmdet.family import initialise_unset
+
+    model, _ = build("deformable_detr/deformable-detr_r50_16xb2-50e_coco")
+    with torch.no_grad():
+        model.level_embed.fill_(float("nan"))
+    initialise_unset(model)
+    assert torch.isfinite(model.level_embed).all() and 0.5 < float(model.level_embed.std()) < 2.0
