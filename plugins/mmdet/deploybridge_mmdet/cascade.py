@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from deploybridge_mmdet.two_stage import TwoStageDetector, box_forward, detect, mask_probabilities
+from deploybridge_mmdet.two_stage import TwoStageDetector, box_forward, detect, is_two_stage, mask_probabilities
 
 
 class CascadeDetector(TwoStageDetector):
@@ -47,6 +47,4 @@ class CascadeDetector(TwoStageDetector):
 def is_cascade(model) -> bool:
     from deploybridge_mmdet.support import CASCADE_ROI_HEADS
 
-    roi_head = getattr(model, "roi_head", None)
-    return (getattr(model, "rpn_head", None) is not None and roi_head is not None
-            and hasattr(roi_head, "bbox_roi_extractor") and type(roi_head).__name__ in CASCADE_ROI_HEADS)
+    return is_two_stage(model, CASCADE_ROI_HEADS)

@@ -13,7 +13,7 @@ parameters):
   ``aligned_bilinear`` x ``mask_out_stride``, cropped to the input.
 
 Masks are probabilities (N, H, W); MMDetection keeps ``> mask_thr``. Held to MMDetection's unmodified predict by
-plugins/mmdet/tests/test_mmdet_condinst.py.
+plugins/mmdet/tests/test_mmdet_rtmdet_ins.py (parametrized over both).
 """
 from __future__ import annotations
 
@@ -46,8 +46,6 @@ def mask_probabilities(mask_head, feats, params: torch.Tensor, points: torch.Ten
 
 class CondInstDetector(KernelMaskDetector):
     def forward(self, images):
-        from torchvision.ops import batched_nms
-
         from deploybridge_mmdet.dense_heads import distance_boxes
 
         head = self.model.bbox_head
@@ -63,13 +61,9 @@ class CondInstDetector(KernelMaskDetector):
                                                                         self.score_thr)
         scores = scores * factors  # after selection: a centerness never drops or admits a candidate
         boxes = distance_boxes(head.bbox_coder, priors[:, :2], distances, height, width)
-        if self.min_size >= 0:
-            big = (boxes[:, 2] - boxes[:, 0] > self.min_size) & (boxes[:, 3] - boxes[:, 1] > self.min_size)
-            boxes, scores, labels, priors, params = boxes[big], scores[big], labels[big], priors[big], params[big]
-        keep = batched_nms(boxes, scores, labels, self.iou)[: self.max_per_img]
-        masks = mask_probabilities(self.model.mask_head, feats, params[keep], priors[keep, :2], priors[keep, 2],
-                                   height, width)
-        return boxes[keep], scores[keep], labels[keep], masks
+        boxes, scores, labels, priors, params = self.kept(boxes, scores, labels, priors, params)
+        masks = mask_probabilities(self.model.mask_head, feats, params, priors[:, :2], priors[:, 2], height, width)
+        return boxes, scores, labels, masks
 
 
 def is_condinst(model) -> bool:

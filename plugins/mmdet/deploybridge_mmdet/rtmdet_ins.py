@@ -98,11 +98,21 @@ class KernelMaskDetector(torch.nn.Module):
         self.iou = float(cfg["nms"]["iou_threshold"])
         self.min_size, self.max_per_img = float(cfg.get("min_bbox_size", -1)), int(cfg.get("max_per_img", 100))
 
+    def kept(self, boxes, scores, labels, *rows) -> tuple[torch.Tensor, ...]:
+        """(boxes, scores, labels, *rows) of the candidates predict keeps: boxes wider and taller than
+        ``min_bbox_size``, then class-wise NMS, then the first ``max_per_img``."""
+        from torchvision.ops import batched_nms
+
+        found = (boxes, scores, labels, *rows)
+        if self.min_size >= 0:
+            big = (boxes[:, 2] - boxes[:, 0] > self.min_size) & (boxes[:, 3] - boxes[:, 1] > self.min_size)
+            found = tuple(t[big] for t in found)
+        keep = batched_nms(found[0], found[1], found[2], self.iou)[: self.max_per_img]
+        return tuple(t[keep] for t in found)
+
 
 class RTMDetInsDetector(KernelMaskDetector):
     def forward(self, images):
-        from torchvision.ops import batched_nms
-
         from deploybridge_mmdet.dense_heads import distance_boxes
 
         head = self.model.bbox_head
@@ -115,17 +125,14 @@ class RTMDetInsDetector(KernelMaskDetector):
                 for reg, prior, kernel in zip(bbox_preds, priors, kernel_preds)]
         scores, labels, distances, priors, kernels = candidates(head, cls_scores, rows, self.nms_pre, self.score_thr)
         boxes = distance_boxes(head.bbox_coder, priors[:, :2], distances, height, width)
-        if self.min_size >= 0:
-            big = (boxes[:, 2] - boxes[:, 0] > self.min_size) & (boxes[:, 3] - boxes[:, 1] > self.min_size)
-            boxes, scores, labels, priors, kernels = boxes[big], scores[big], labels[big], priors[big], kernels[big]
-        keep = batched_nms(boxes, scores, labels, self.iou)[: self.max_per_img]
-        logits = dynamic_mask_logits(head, outs[3][0], kernels[keep], priors[keep])
+        boxes, scores, labels, priors, kernels = self.kept(boxes, scores, labels, priors, kernels)
+        logits = dynamic_mask_logits(head, outs[3][0], kernels, priors)
         stride = head.prior_generator.strides[0][0]
         # one spare plane, dropped after: PyTorch's bilinear upsampling refuses an empty tensor (no detection), where
         # MMDetection's predict takes another branch (``if results.bboxes.numel() > 0``)
         planes = torch.cat([logits, torch.zeros_like(outs[3][0, :1])])  # a mask-feature plane: (1, h, w) always
         masks = torch.nn.functional.interpolate(planes[None], scale_factor=stride, mode="bilinear")[0, :-1].sigmoid()
-        return boxes[keep], scores[keep], labels[keep], masks
+        return boxes, scores, labels, masks
 
 
 def is_rtmdet_ins(model) -> bool:

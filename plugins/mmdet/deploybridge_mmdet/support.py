@@ -121,12 +121,12 @@ def _mmdeploy_problem(model) -> str | None:
         return ""
     if roi.get("shared_head"):
         return "its roi_head runs a shared head (C4), which MMDeploy 1.3.1 does not rewrite"
-    boxes = roi.get("bbox_head") or {}
-    for box in boxes if isinstance(boxes, (list, tuple)) else [boxes]:
+    if not _stages(roi.get("bbox_head")):
+        return "its roi_head has no box head"
+    for box in _stages(roi.get("bbox_head")):
         if type_name(box) not in BOX_HEADS:
             return f"its box head is a {type_name(box)}"
-    masks = roi.get("mask_head") or {}
-    for mask in masks if isinstance(masks, (list, tuple)) else [masks] if masks else []:
+    for mask in _stages(roi.get("mask_head")):
         if type_name(mask) not in MASK_HEADS:
             return f"its mask head is a {type_name(mask)}"
     return None

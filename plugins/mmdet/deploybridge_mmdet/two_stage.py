@@ -134,9 +134,10 @@ class TwoStageDetector(torch.nn.Module):
         return mask_probabilities(roi_head.mask_roi_extractor, roi_head.mask_head, feats, boxes, labels)
 
 
-def is_two_stage(model) -> bool:
+def is_two_stage(model, roi_heads: tuple[str, ...] | None = None) -> bool:
+    """An RPN and one of ``roi_heads`` (default: support.ROI_HEADS) with a box RoI extractor."""
     from deploybridge_mmdet.support import ROI_HEADS
 
     roi_head = getattr(model, "roi_head", None)
     return (getattr(model, "rpn_head", None) is not None and roi_head is not None
-            and hasattr(roi_head, "bbox_roi_extractor") and type(roi_head).__name__ in ROI_HEADS)
+            and hasattr(roi_head, "bbox_roi_extractor") and type(roi_head).__name__ in (roi_heads or ROI_HEADS))
