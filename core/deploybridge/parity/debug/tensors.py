@@ -1,0 +1,84 @@
+"""Intermediate tensors of an ONNX graph, read out by marking them as outputs; host steps included.
+
+One mechanism for `deploy debug` (every compared tensor) and the precision search (each lowered node's own error,
+convert/precision_groups.py). A graph with host steps (``--truncate-nms``) runs step by step as its artifact does
+(runtime/segments.py): each engine segment in its own ONNX Runtime session with the wanted tensors it produces
+added to its outputs, each host step by its registered host op. Tensors inside an If/Loop body cannot be marked as
+outputs: their parent node's outputs stand for them.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+
+def _constants(model) -> dict[str, np.ndarray]:
+    from onnx import numpy_helper
+
+    from deploybridge.runtime.segments import _constant_nodes
+
+    values = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for name, node in _constant_nodes(model.graph).items():
+        if node.attribute and node.attribute[0].name == "value":
+            values[name] = numpy_helper.to_array(node.attribute[0].t)
+    return values
+
+
+def _host_ops(host_ops: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if host_ops is not None:
+        return host_ops
+    from deploybridge.runtime.host_nms import HOST_OP
+
+    return {HOST_OP.name: HOST_OP}
+
+
+def session_runner(options: Mapping[str, Any] | None = None) -> Callable[[Path, dict], dict]:
+    """(segment path, feed) -> every output of the segment, by ONNX Runtime on the CPU (the reference engine)."""
+    from deploybridge.convert.precision_groups import as_session_types
+    from deploybridge.runtime.backends.onnxruntime import make_session
+
+    def run(path: Path, feed: dict) -> dict:
+        session = make_session(path, {"threads": 1, **(options or {})})
+        names = [o.name for o in session.get_outputs()]
+        wanted = {i.name for i in session.get_inputs()}
+        return dict(zip(names, session.run(names, as_session_types(session, {k: v for k, v in feed.items() if k in wanted}))))
+
+    return run
+
+
+def read_out(model, feed: Mapping[str, np.ndarray], names: Iterable[str] | None = None,
+             host_ops: Mapping[str, Any] | None = None, engine: Callable[[Path, dict], dict] | None = None,
+             on_step: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """Every tensor of ``model`` (an onnx ModelProto) in ``names`` (default: every typed tensor a top-level node
+    produces), computed from ``feed``, plus the graph's outputs. ``engine`` runs one segment file (default: ORT CPU)."""
+    import onnx
+
+    from deploybridge.runtime.segments import plan, segment_model, tensor_signatures, host_op_for, _attributes
+
+    signatures = tensor_signatures(model)
+    types = {n: t for n, (t, _) in signatures.items() if t}
+    ranks = {n: r for n, (_, r) in signatures.items()}
+    wanted = None if names is None else set(names)
+    engine = engine or session_runner()
+    hosts = _host_ops(host_ops)
+    env: dict[str, np.ndarray] = {**_constants(model), **dict(feed)}
+    with tempfile.TemporaryDirectory(prefix="deploybridge-debug-") as scratch:
+        for k, step in enumerate(plan(model)):
+            if step.host is not None:
+                op = host_op_for(step.host, hosts)
+                results = op.run([env[n] if n else None for n in step.inputs], _attributes(step.host))
+                env.update(zip(step.outputs, results))
+                continue
+            produced = [o for n in step.nodes for o in n.output if o and o in types]
+            extra = [o for o in produced if (wanted is None or o in wanted) and o not in set(step.outputs)]
+            step.outputs = [*step.outputs, *extra]
+            path = Path(scratch) / f"segment{k}.onnx"
+            onnx.save(segment_model(model, step, types, ranks), str(path))
+            if on_step:
+                on_step(f"segment {k}: {len(step.nodes)} nodes, {len(step.outputs)} tensors read out")
+            env.update(engine(path, {n: env[n] for n in step.inputs}))
+    keep = set(o.name for o in model.graph.output) | (wanted if wanted is not None else set(env))
+    return {n: v for n, v in env.items() if n in keep and n not in feed}
