@@ -29,7 +29,7 @@ Environment: DEPLOYBRIDGE_PLUGINS=a,b loads only these plugins; DEPLOYBRIDGE_DIS
 
 
 def build_app() -> typer.Typer:
-    from deploybridge.cli.commands import bench, convert, inspect, install, plugins, rewrites, run, threshold, verify
+    from deploybridge.cli.commands import bench, convert, debug, inspect, install, plugins, rewrites, run, threshold, verify
 
     app = typer.Typer(name="deploy", help=HELP, no_args_is_help=True, add_completion=False,
                       context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,7 +46,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         pass
 
-    for module in (convert, verify, run, threshold, bench, inspect, plugins, rewrites, install):
+    for module in (convert, verify, debug, run, threshold, bench, inspect, plugins, rewrites, install):
         module.add_to(app)
     return app
 

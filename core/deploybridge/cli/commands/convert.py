@@ -138,6 +138,9 @@ def convert(
     beside = f"; {out} still holds the verified artifact" if Path(result.artifact) != Path(out) else ""
     console.err().print(f"kept UNVERIFIED for debugging in {result.artifact}{beside} (`deploy run` and `deploy threshold`"
                         " refuse it without --allow-unverified)")
+    if not result.verification.inconclusive:
+        console.err().print(f"run `deploy debug {result.artifact}` to find the first node that departs from PyTorch, its"
+                            " module and the rewrite that fixes it")
     return 1
 
 

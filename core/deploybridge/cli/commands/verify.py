@@ -59,6 +59,9 @@ def verify(
         tables.print_verification(result, evaluation)
     if result.inconclusive and not result.passed:
         console.err().print(f"[bold red]verification inconclusive[/]: {result.summary().split(': ', 1)[1]}")
+    if not result.passed and not result.inconclusive:
+        console.err().print(f"run `deploy debug {folder}` to find the first node that departs from PyTorch, its module"
+                            " and the rewrite that fixes it")
     if not is_verified(manifest):  # this check does not change the marker: only a conversion sets it
         console.err().print(f"note: the manifest marks {folder} UNVERIFIED (its conversion failed); `deploy run` and"
                             " `deploy threshold` refuse it without --allow-unverified; re-run `deploy convert` to replace it")

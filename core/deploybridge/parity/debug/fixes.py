@@ -9,6 +9,7 @@ is a suspect, one that was not is a candidate fix.
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 
@@ -52,7 +53,11 @@ def suggest(host, manifest: Mapping[str, Any], model, first, modules: Mapping[st
     wanted_ops = {_norm(op): op for op in ops}
     classes = _scope_classes(first.error.module, modules)
     found: list[dict] = []
-    for rewrite in host.rewrites().values():
+    registered = host.rewrites()
+    # a rewrite that was in force when the artifact was made but is not registered now (its plugin is not loaded)
+    gone = [SimpleNamespace(name=r["name"], owner=r.get("owner", "?"), target=r.get("target", ""), why="",
+                            applies=lambda *_: True) for r in manifest.get("rewrites") or [] if r["name"] not in registered]
+    for rewrite in [*registered.values(), *gone]:
         function, target_classes = _target_names(rewrite.target)
         why = next((f"op {op}" for key, op in wanted_ops.items() if key and (key == _norm(function) or key in _norm(rewrite.name))), None)
         if why is None:

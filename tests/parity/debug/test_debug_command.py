@@ -1,0 +1,84 @@
+"""`deploy debug` on real artifacts: a planted wrong rewrite is named (op, module scope) as the first divergence, in a
+plain and in a segmented (--truncate-nms) artifact; the correct artifact reports nothing diverging."""
+import json
+
+import pytest
+
+MODEL = "shapes_maskrcnn"  # the embedded, trained torchvision Mask R-CNN: seconds to convert
+
+
+def _module_named(predicate):
+    """The qualified name of the one Conv2d of the shapes Mask R-CNN that ``predicate`` picks."""
+    import torch
+
+    from deploybridge.convert.resolve import load_model, resolve_family
+    from deploybridge.plugins import Host
+    from deploybridge.records import ModelSpec
+
+    spec = ModelSpec(family="torchvision", model=MODEL)
+    module = load_model(resolve_family(Host(only=["torchvision"]), spec, "torchvision"), spec).module
+    names = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d) and predicate(m)]
+    assert len(names) == 1, names
+    return names[0]
+
+
+@pytest.fixture
+def planted(fake_plugin, monkeypatch):
+    """The scale_one_conv rewrite in force for conversions: TARGET picks the conv by its weights."""
+    fake_plugin("scaled", "db_test_scaled")
+    monkeypatch.setenv("DEPLOYBRIDGE_PLUGINS", "torchvision,scaled")
+    import db_test_scaled
+
+    def plant(name: str) -> None:
+        from deploybridge.convert.resolve import load_model, resolve_family
+        from deploybridge.plugins import Host
+        from deploybridge.records import ModelSpec
+
+        spec = ModelSpec(family="torchvision", model=MODEL)
+        weight = dict(load_model(resolve_family(Host(only=["torchvision"]), spec, "torchvision"), spec)
+                      .module.named_modules())[name].weight.detach().clone()
+        db_test_scaled.TARGET = lambda conv: conv.weight.shape == weight.shape and bool((conv.weight == weight).all())
+
+    yield plant
+    db_test_scaled.TARGET = None
+
+
+def _debug(cli, folder):
+    result = cli("debug", folder, "--json")
+    return result, json.loads(result.out) if result.out.strip().startswith("{") else None
+
+
+def test_correct_artifact_reports_no_divergence(cli, tmp_path):
+    out = tmp_path / "ok"
+    assert cli("convert", "--plugin", "torchvision", "--model", MODEL, "--out", out).code == 0
+    result, report = _debug(cli, out)
+    assert result.code == 0, result.err
+    assert report["diverged"] is False and report["first_divergence"] is None
+    assert report["compared"] >= 40  # backbone, FPN, RPN head, box and mask heads
+    worst = max(t["max_rel"] for t in report["tensors"])
+    assert worst < 1e-4, worst  # float32 noise, ten times under the bound at least
+    assert (tmp_path / "ok.debug" / "errors.png").is_file()
+    node_data = json.loads((tmp_path / "ok.debug" / "model-explorer.json").read_text())
+    assert len(next(iter(node_data.values()))["results"]) >= 40
+
+
+@pytest.mark.parametrize("conv,segmented", [("model.backbone.stages.2.0.0", False),
+                                            ("model.roi_heads.mask_head.1.0", True)])
+def test_planted_wrong_rewrite_is_the_first_divergence(cli, tmp_path, planted, conv, segmented):
+    planted(conv)
+    out = tmp_path / "planted"
+    args = ["--truncate-nms"] if segmented else []
+    converted = cli("convert", "--model", MODEL, "--family", "torchvision", *args, "--out", out)
+    assert converted.code == 1, "a 1% error in one convolution must fail verification"
+    assert "deploy debug" in converted.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert bool(manifest.get("segments")) == segmented
+    result, report = _debug(cli, out)
+    assert result.code == 1, result.err
+    first = report["first_divergence"]
+    assert first["error"]["module"] == conv, first
+    assert first["error"]["op"] in ("Mul", "Conv")
+    assert first["created"] and first["input_error"] < 1e-4
+    assert 5e-3 < first["error"]["max_rel"] < 2e-2  # the planted 1%
+    fixes = {f["name"]: f for f in first["fixes"]}
+    assert fixes["scale_one_conv"]["applied"], first["fixes"]  # the suspect: in force in this export
