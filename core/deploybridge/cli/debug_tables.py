@@ -48,6 +48,8 @@ def print_debug(result, report_dir: Path, shown: int) -> None:
     if len(first.between) > 1:
         ops = ", ".join(dict.fromkeys(r["op"] for r in first.between))
         lines.append(f"  computed by {len(first.between)} nodes not compared on their own ({ops}): the error starts in one of them")
+    if first.body_modules:
+        lines.append(f"  inside its If/Loop bodies (not readable on their own): {', '.join(first.body_modules[:6])}")
     for fix in first.fixes:
         lines.append(f"  {fix['kind']} {fix['name']} ({fix['owner']}) matches {fix['matches']}: {fix['status']}")
     if not first.fixes:

@@ -73,10 +73,11 @@ class FirstDivergence:
     between: list[dict] = field(default_factory=list)  # the uncompared nodes from them to it: {node, op, module}
     created: bool = True  # the error starts here (output error >= CREATED x input error)
     fixes: list[dict] = field(default_factory=list)
+    body_modules: list[str] = field(default_factory=list)  # an If/Loop/Scan: the modules of the nodes in its bodies
 
     def to_json(self) -> dict:
         return {"error": self.error.to_json(), "input_error": self.input_error, "inputs": self.inputs,
-                "between": self.between, "created": self.created, "fixes": self.fixes}
+                "between": self.between, "created": self.created, "fixes": self.fixes, "body_modules": self.body_modules}
 
 
 def first(errors: Sequence[TensorError]) -> TensorError | None:

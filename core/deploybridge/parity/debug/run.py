@@ -42,6 +42,16 @@ def _lowered_fp16(folder: Path, scratch: Path):
     return onnx.load(str(out))
 
 
+def _body_modules(model, between: list[dict], modules: Mapping[str, object]) -> list[str]:
+    """The modules of the nodes inside the If/Loop/Scan bodies among ``between``: their tensors cannot be read out,
+    so they are reported at their parent node, with the modules they came from."""
+    from deploybridge.parity.debug.scopes import body_nodes, node_scope
+
+    parents = {row["node"] for row in between if row["op"] in ("If", "Loop", "Scan")}
+    found = [node_scope(node, modules).module for node, parent in body_nodes(model) if parent in parents]
+    return list(dict.fromkeys(m for m in found if m is not None))
+
+
 def debug_artifact(host, folder: Path, backend_name: str | None = None, image: str | None = None,
                    fp16: bool = False, rtol: float = div.RTOL, atol: float = div.ATOL,
                    on_step: Callable[[str], None] | None = None) -> search.DebugResult:
@@ -82,7 +92,9 @@ def debug_artifact(host, folder: Path, backend_name: str | None = None, image: s
                                 unmapped_nodes=sum(s.module is None for s in scopes))
     result.first = div.locate(model, errors, list(feed))
     if result.first is not None:
-        result.first.fixes = suggest(host, manifest, model, result.first, dict(loaded.module.named_modules()))
+        modules = dict(loaded.module.named_modules())
+        result.first.body_modules = _body_modules(model, result.first.between, modules)
+        result.first.fixes = suggest(host, manifest, model, result.first, modules)
     if precision != "fp32":
         result.worst_own = search.own_errors(model, errors, list(feed))
     return result

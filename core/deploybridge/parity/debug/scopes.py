@@ -104,14 +104,14 @@ def node_scope(node, modules: Mapping[str, object]) -> Scope:
     return Scope(name, kind, _trace_line(node) or forward_source(module))
 
 
-def subgraph_parents(model) -> dict[str, str]:
-    """Node name -> the name of the top-level If/Loop/Scan node whose body holds it: tensors inside a body cannot be
-    read out, so its nodes are reported at their parent."""
-    parents: dict[str, str] = {}
+def body_nodes(model) -> list[tuple[object, str]]:
+    """(node, name of the top-level If/Loop/Scan node whose body holds it), for every node inside a body: tensors
+    inside a body cannot be read out, so its nodes are reported at their parent."""
+    found: list[tuple[object, str]] = []
 
     def walk(graph, top: str) -> None:
         for node in graph.node:
-            parents[node.name] = top
+            found.append((node, top))
             for attr in node.attribute:
                 for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
                     walk(sub, top)
@@ -120,4 +120,9 @@ def subgraph_parents(model) -> dict[str, str]:
         for attr in node.attribute:
             for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
                 walk(sub, node.name)
-    return parents
+    return found
+
+
+def subgraph_parents(model) -> dict[str, str]:
+    """Node name -> the top-level If/Loop/Scan node holding it in a body (see :func:`body_nodes`)."""
+    return {node.name: parent for node, parent in body_nodes(model)}
