@@ -41,6 +41,7 @@ def run_passes(model, passes: Sequence[GraphPass], ctx: PassContext):
             graph = p.run(gs.import_onnx(model), ctx)
             new = gs.export_onnx(graph)
             new.metadata_props.extend(model.metadata_props)
+            keep_node_metadata(model, new)
             onnx.checker.check_model(new)
             # a check only: writing the inferred value_info into the model let ONNX Runtime fold Shape ops
             # with sizes inferred from the export example (RetinaNet failed on an image with no candidates)
@@ -51,3 +52,14 @@ def run_passes(model, passes: Sequence[GraphPass], ctx: PassContext):
             raise DeployError(f"graph pass '{p.name}' (plugin '{p.owner}') broke the model: {first_line(exc, 200)}") from exc
         model = new
     return model
+
+
+def keep_node_metadata(old, new) -> None:
+    """Copy each node's metadata_props (the dynamo exporter's module scopes and stack traces, which `deploy debug`
+    reads) from ``old`` to the node of the same name in ``new``: onnx-graphsurgeon drops them."""
+    props = {n.name: list(n.metadata_props) for n in old.graph.node if n.name and len(n.metadata_props)}
+    if not props:
+        return
+    for node in new.graph.node:
+        if node.name in props and not len(node.metadata_props):
+            node.metadata_props.extend(props[node.name])

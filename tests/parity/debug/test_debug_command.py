@@ -28,16 +28,21 @@ def planted(fake_plugin, monkeypatch):
     fake_plugin("scaled", "db_test_scaled")
     monkeypatch.setenv("DEPLOYBRIDGE_PLUGINS", "torchvision,scaled")
     import db_test_scaled
+    import torch
 
-    def plant(name: str) -> None:
+    def plant(name: str, model: str = MODEL, random_weights: bool = False) -> None:
         from deploybridge.convert.resolve import load_model, resolve_family
         from deploybridge.plugins import Host
         from deploybridge.records import ModelSpec
 
-        spec = ModelSpec(family="torchvision", model=MODEL)
-        weight = dict(load_model(resolve_family(Host(only=["torchvision"]), spec, "torchvision"), spec)
-                      .module.named_modules())[name].weight.detach().clone()
-        db_test_scaled.TARGET = lambda conv: conv.weight.shape == weight.shape and bool((conv.weight == weight).all())
+        spec = ModelSpec(family="torchvision", model=model, random_weights=random_weights)
+        modules = dict(load_model(resolve_family(Host(only=["torchvision"]), spec, "torchvision"), spec).module.named_modules())
+        weight = modules[name].weight.detach().clone()
+        same_shape = [m for m in modules.values() if isinstance(m, torch.nn.Conv2d) and m.weight.shape == weight.shape]
+        if len(same_shape) == 1:  # by shape alone: the dynamo exporter traces the weights, a value test would be traced too
+            db_test_scaled.TARGET = lambda conv: conv.weight.shape == weight.shape
+        else:
+            db_test_scaled.TARGET = lambda conv: conv.weight.shape == weight.shape and bool((conv.weight == weight).all())
 
     yield plant
     db_test_scaled.TARGET = None
@@ -82,3 +87,22 @@ def test_planted_wrong_rewrite_is_the_first_divergence(cli, tmp_path, planted, c
     assert 5e-3 < first["error"]["max_rel"] < 2e-2  # the planted 1%
     fixes = {f["name"]: f for f in first["fixes"]}
     assert fixes["scale_one_conv"]["applied"], first["fixes"]  # the suspect: in force in this export
+
+
+def test_dynamo_export_scopes_survive_the_graph_passes(cli, tmp_path, planted):
+    """The dynamo exporter's module scopes are node metadata, which onnx-graphsurgeon drops: the pass runner keeps
+    them, so every node of the exported MobileNetV3 names its module, and a planted error is found by them."""
+    ok = tmp_path / "ok"
+    assert cli("convert", "--plugin", "torchvision", "--model", "mobilenet_v3_small", "--random-weights",
+               "--exporter", "dynamo", "--out", ok).code == 0
+    result, report = _debug(cli, ok)
+    assert result.code == 0, result.err
+    assert report["unmapped_nodes"] == 0 and report["compared"] >= 100, (report["unmapped_nodes"], report["compared"])
+    planted("model.features.4.block.1.0", "mobilenet_v3_small", random_weights=True)
+    bad = tmp_path / "bad"
+    assert cli("convert", "--model", "mobilenet_v3_small", "--family", "torchvision", "--random-weights",
+               "--exporter", "dynamo", "--out", bad).code == 1
+    result, report = _debug(cli, bad)
+    first = report["first_divergence"]
+    assert result.code == 1 and first["error"]["module"] in ("model.features.4.block.1.0", "model.features.4.block.1.1"), first
+    assert first["error"]["source"], "the dynamo exporter's stack trace names a source line"

@@ -19,6 +19,7 @@ class Call:
     tensors: list[np.ndarray] = field(default_factory=list)
     input_ids: list[int] = field(default_factory=list)  # id() of its input tensors, to tell what it was fed
     output_ids: list[int] = field(default_factory=list)
+    kind: str = ""  # the module's class name
 
 
 def flatten(value: Any, limit: int = 64) -> list:
@@ -65,7 +66,8 @@ def module_calls(module, inputs: Sequence) -> tuple[list[Call], Any]:
         outputs, inputs = flatten(output), flatten(list(args))
         alive.extend(outputs + inputs)
         tensors = [t.detach().cpu().numpy().copy() for t in outputs]
-        calls.append(Call(name, index, len(calls), tensors, [id(t) for t in inputs], [id(t) for t in outputs]))
+        calls.append(Call(name, index, len(calls), tensors, [id(t) for t in inputs], [id(t) for t in outputs],
+                          type(mod).__name__))
 
     handles = [m.register_forward_hook(hook) for m in module.modules()]
     try:

@@ -75,12 +75,14 @@ def pair(calls: Sequence[Call], exits_of: Mapping[str, list[str]], values: Mappi
 
 
 def _absorb_fused(calls: Sequence[Call], exits_of: Mapping[str, list[str]], paired: dict[str, Paired]) -> dict[str, Paired]:
-    """A module with no node of its own that was fed another call's output was folded into it by the exporter (a
-    BatchNorm into the Conv before it): the tensor paired with that output holds this module's output instead."""
+    """A BatchNorm with no node of its own that was fed another call's output was folded into it by the legacy
+    exporter (into the Conv before it): the tensor paired with that output holds the BatchNorm's output instead. Only
+    BatchNorm: the dynamo exporter folds the other way (the Conv has no node, the fused Conv node is in the
+    BatchNorm's scope), and a nodeless Conv fed a block's output must not take that block's tensor."""
     holder = {(p.module, p.call, p.position): name for name, p in paired.items()}
     produced_by = {oid: (c.module, c.index, k) for c in calls for k, oid in enumerate(c.output_ids)}
     for call in sorted(calls, key=lambda c: c.order):
-        if exits_of.get(call.module) or len(call.tensors) != 1 or not call.input_ids:
+        if "BatchNorm" not in call.kind or exits_of.get(call.module) or len(call.tensors) != 1 or not call.input_ids:
             continue
         source = produced_by.get(call.input_ids[0])
         name = holder.get(source) if source else None

@@ -62,8 +62,9 @@ def _dynamo_module(node, modules: Mapping[str, object]) -> str | None:
         names = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
         return None
-    known = [n for n in names if n in modules]
-    return known[-1] if known else None
+    # outermost first, the model itself ("") first and the op's own name last; each a module's qualified name or its
+    # name relative to an enclosing one, as in legacy node names
+    return module_of_parts([n for n in names[:-1] if n], modules)
 
 
 def _trace_line(node) -> str:
