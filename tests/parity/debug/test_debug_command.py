@@ -106,3 +106,47 @@ def test_dynamo_export_scopes_survive_the_graph_passes(cli, tmp_path, planted):
     first = report["first_divergence"]
     assert result.code == 1 and first["error"]["module"] in ("model.features.4.block.1.0", "model.features.4.block.1.1"), first
     assert first["error"]["source"], "the dynamo exporter's stack trace names a source line"
+
+
+def test_other_backend_is_compared_with_onnxruntime_tensor_by_tensor(cli, tmp_path):
+    pytest.importorskip("openvino", reason="OpenVINO not installed: `make install` installs it")
+    out = tmp_path / "ok"
+    assert cli("convert", "--plugin", "torchvision", "--model", MODEL, "--out", out).code == 0
+    result = cli("debug", out, "--backend", "openvino", "--json")
+    report = json.loads(result.out)
+    assert result.code == 0, result.err
+    assert report["reference"] == "onnxruntime-fp32" and report["backend"] == "openvino"
+    # every typed tensor of the graph, not only module outputs; NMS index lists in another order are ties, not errors
+    assert report["compared"] > 1000, report["compared"]
+
+
+def test_a_backend_error_in_one_tensor_is_the_first_divergence(tmp_path):
+    """compare_with_fp32 with an engine that runs ONNX Runtime and scales one intermediate tensor by 1.01: that tensor,
+    and no earlier one, is the first divergence, with its node's module."""
+    import onnx
+
+    from deploybridge.convert.resolve import load_model, resolve_family
+    from deploybridge.parity.debug import divergence, search, tensors
+    from deploybridge.plugins import Host
+    from deploybridge.records import ModelSpec
+    from deploybridge.cli import main
+
+    out = tmp_path / "ok"
+    assert main(["convert", "--plugin", "torchvision", "--model", MODEL, "--out", str(out)]) == 0
+    model = onnx.load(str(out / "model.onnx"))
+    spec = ModelSpec(family="torchvision", model=MODEL)
+    loaded = load_model(resolve_family(Host(only=["torchvision"]), spec, "torchvision"), spec)
+    feed = {n: t.numpy() for n, t in zip(loaded.input_names, loaded.make_inputs(1000))}
+    target = "/model/backbone/fpn/layer_blocks.2/layer_blocks.2.0/Conv_output_0"
+    ort = tensors.session_runner()
+
+    def wrong(path, inputs):
+        values = ort(path, inputs)
+        if target in values:
+            values[target] = values[target] * 1.01
+        return values
+
+    errors, _ = search.compare_with_fp32(model, model, dict(loaded.module.named_modules()), feed, None, wrong, 1e-3, 1e-6)
+    first = divergence.locate(model, errors, list(feed))
+    assert first is not None and first.error.tensor == target, first and first.error
+    assert first.error.module == "model.backbone.fpn.layer_blocks.2.0" and first.created

@@ -49,8 +49,12 @@ def measure(ref: np.ndarray, got: np.ndarray, rtol: float = RTOL, atol: float = 
     if not np.issubdtype(ref.dtype, np.floating):
         wrong = int(np.count_nonzero(ref != got.astype(ref.dtype)))
         diff = float(np.abs(ref.astype(np.float64) - got.astype(np.float64)).max())
+        # the same values in another order: indices of tied scores (an NMS or a sort) listed the other way round
+        reordered = wrong > 0 and np.array_equal(np.sort(ref.ravel()), np.sort(got.astype(ref.dtype).ravel()))
+        note = (f"{wrong} of {ref.size} in another order (the same values: ties)" if reordered
+                else f"{wrong} of {ref.size} differ" if wrong else "")
         return dict(max_abs=diff, max_rel=diff / (float(np.abs(ref).max()) or 1.0), cosine=None, tolerance=0.0,
-                    diverged=wrong > 0, note=f"{wrong} of {ref.size} differ" if wrong else "", overflow=0)
+                    diverged=wrong > 0 and not reordered, note=note, overflow=0)
     a, b = ref.astype(np.float64).ravel(), got.astype(np.float64).ravel()
     finite = np.isfinite(a)
     overflow = int(np.count_nonzero(finite & ~np.isfinite(b)))

@@ -1,9 +1,9 @@
 """The registered rewrites and graph passes whose target matches the first divergence's op or module.
 
 A rewrite matches by op when its target's function name is the op's name (``torch.ops.torchvision.roi_align`` and
-``RoiAlign``; case and underscores ignored) or its name contains it (``roi_align_aligned``), and by scope when its
-target names the class of the diverging module or of a module around it (``...roi_heads.RoIHeads``). A graph pass
-matches when its name contains the op's. Each suggestion says whether it was in force in this export: one that was
+``RoiAlign``; case and underscores ignored) or consecutive words of its name spell it (``roi_align_aligned``), and by
+scope when its target names the class of the diverging module or of a module around it (``...roi_heads.RoIHeads``).
+A graph pass matches when consecutive words of its name spell the op (``fix_if_branch_types`` and ``If``). Each suggestion says whether it was in force in this export: one that was
 is a suspect, one that was not is a candidate fix.
 """
 from __future__ import annotations
@@ -15,6 +15,13 @@ from typing import Any, Mapping
 
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _names_op(name: str, op: str) -> bool:
+    """Whether consecutive words of ``name`` (snake_case) spell ``op``: roi_align_aligned names RoiAlign,
+    fix_if_branch_types names If, simplify does not."""
+    words, key = [w for w in name.lower().split("_") if w], _norm(op)
+    return any("".join(words[i:j]) == key for i in range(len(words)) for j in range(i + 1, len(words) + 1))
 
 
 def _target_names(target: str) -> tuple[str, list[str]]:
@@ -59,7 +66,7 @@ def suggest(host, manifest: Mapping[str, Any], model, first, modules: Mapping[st
                             applies=lambda *_: True) for r in manifest.get("rewrites") or [] if r["name"] not in registered]
     for rewrite in [*registered.values(), *gone]:
         function, target_classes = _target_names(rewrite.target)
-        why = next((f"op {op}" for key, op in wanted_ops.items() if key and (key == _norm(function) or key in _norm(rewrite.name))), None)
+        why = next((f"op {op}" for key, op in wanted_ops.items() if key and (key == _norm(function) or _names_op(rewrite.name, op))), None)
         if why is None:
             why = next((f"module {name or '(the model)'} ({cls})" for name, cls in classes if cls in target_classes), None)
         if why is None:
@@ -69,7 +76,7 @@ def suggest(host, manifest: Mapping[str, Any], model, first, modules: Mapping[st
                       "matches": why, "applied": applied, "status": status, "why": rewrite.why})
     ran = set(manifest.get("passes") or [])
     for graph_pass in host.graph_passes().values():
-        why = next((f"op {op}" for key, op in wanted_ops.items() if key and key in _norm(graph_pass.name)), None)
+        why = next((f"op {op}" for op in wanted_ops.values() if _names_op(graph_pass.name, op)), None)
         if why:
             found.append({"kind": "graph pass", "name": graph_pass.name, "owner": graph_pass.owner, "target": "",
                           "matches": why, "applied": graph_pass.name in ran,
