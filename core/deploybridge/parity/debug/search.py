@@ -123,12 +123,20 @@ def compare_with_fp32(model, fp32_model, modules: Mapping[str, object], feed: Ma
     """(errors, scopes) of ``model`` run by ``engine`` against ``fp32_model`` on ONNX Runtime CPU, tensor by tensor
     (the names both graphs share: a lowered graph keeps its float32 graph's tensor names)."""
     from deploybridge.parity.debug import tensors
+    from deploybridge.parity.debug.bisect import two_pass, upstream_of
+    from deploybridge.runtime.segments import tensor_types
 
-    ref = tensors.read_out(fp32_model, feed, None, host_ops, None, on_step)
-    produced = {o for n in model.graph.node for o in n.output}
-    values = tensors.read_out(model, feed, [t for t in ref if t in produced], host_ops, engine, on_step)
     scopes = node_scopes(model, modules)
-    return tensor_errors(model, scopes, ref, values, rtol, atol), scopes
+    typed = tensor_types(fp32_model)
+    names = [o for n in model.graph.node for o in n.output if o and typed.get(o)]
+
+    def compare(subset: list[str]) -> list[div.TensorError]:
+        ref = tensors.read_out(fp32_model, feed, subset, host_ops, None, on_step)
+        values = tensors.read_out(model, feed, [t for t in subset if t in ref], host_ops, engine, on_step)
+        wanted = set(subset)
+        return tensor_errors(model, scopes, {k: v for k, v in ref.items() if k in wanted}, values, rtol, atol)
+
+    return two_pass(names, compare, upstream_of(model, list(feed))), scopes
 
 
 def backend_engine(backend, options: Mapping[str, Any]) -> Callable[[Path, dict], dict] | None:
