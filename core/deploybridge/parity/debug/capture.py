@@ -28,8 +28,10 @@ def flatten(value: Any, limit: int = 64) -> list:
 
     found: list = []
 
+    # depth 6: Detectron2's RPN returns ([Instances], losses) and a box is 5 levels down
+    # (tuple, list, Instances, its _fields dict, Boxes, .tensor); at 4 the proposals were never compared
     def walk(v: Any, depth: int) -> None:
-        if len(found) >= limit or depth > 4:
+        if len(found) >= limit or depth > 6:
             return
         if isinstance(v, torch.Tensor):
             found.append(v)
