@@ -10,8 +10,9 @@ together they hold a small share of a detector's multiply-adds):
 3. input layers: the normalisation and the first Conv, which see raw pixels.
 
 After those, measured sensitivity: each still-lowered node's own contribution to the error (its output's relative
-error against float32 minus the largest one among its inputs, on one calibration input); the worst quarter of them,
-then the worst half.
+error against float32 minus the largest one among its inputs, on one calibration input), measured as `deploy debug`
+ranks "layers adding the most error" at a lowered precision (parity/debug/tensors.read_out, divergence.measure,
+divergence.own_error); the worst quarter of them, then the worst half.
 """
 from __future__ import annotations
 
@@ -128,32 +129,6 @@ def region_groups(model, candidates: Sequence[str]) -> list[Group]:
     return groups
 
 
-def _run_with_outputs(path: Path, names: Sequence[str], feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``names`` read out of the engine part of the model at ``path`` (host steps cannot run in one ORT session)."""
-    import onnx
-    from onnx import helper
-
-    from deploybridge.convert.quantize import _split, constants_as_initializers
-    from deploybridge.runtime.backends.onnxruntime import make_session
-
-    model = onnx.load(str(path))
-    constants_as_initializers(model)
-    part, _ = _split(model)
-    produced = {o for n in part.graph.node for o in n.output}
-    from deploybridge.runtime.segments import tensor_types
-
-    types = tensor_types(part)  # float tensors only: a Reshape's shape input is int64
-    names = [n for n in dict.fromkeys(names) if n in produced and types.get(n) == onnx.TensorProto.FLOAT]
-    _only_ancestors(part, names)  # ORT runs every node of a graph: a failing one after these must not stop them
-    del part.graph.output[:]
-    part.graph.output.extend(helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in names)
-    probe = path.with_name(path.stem + ".probe.onnx")
-    onnx.save(part, str(probe))
-    session = make_session(probe, {"threads": 1})
-    wanted = [o.name for o in session.get_outputs() if o.name in set(names)]
-    return dict(zip(wanted, session.run(wanted, as_session_types(session, feed))))
-
-
 def as_session_types(session, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``feed`` cast to the session's input types (a float16-I/O graph takes float16), as the backend's runner does."""
     from deploybridge.runtime.backends.onnxruntime import ONNX_TO_NUMPY
@@ -162,8 +137,12 @@ def as_session_types(session, feed: Mapping[str, np.ndarray]) -> dict[str, np.nd
     return {k: v.astype(types[k]) if types.get(k) and v.dtype != types[k] else v for k, v in feed.items()}
 
 
-def _only_ancestors(model, names: Sequence[str]) -> None:
-    """Drop every node of ``model`` that the tensors ``names`` do not depend on."""
+def _ancestors_of(model, names: Sequence[str]):
+    """A copy of ``model`` with only the nodes ``names`` depend on, and ``names`` as its outputs: ONNX Runtime runs
+    every node of a graph, and a failing one after these (a lowered round the probe rejected) must not stop them."""
+    import onnx
+    from onnx import helper
+
     from deploybridge.runtime.segments import _consumed
 
     nodes = list(model.graph.node)
@@ -174,28 +153,38 @@ def _only_ancestors(model, names: Sequence[str]) -> None:
         if id(node) not in needed:
             needed.add(id(node))
             stack += [producer[t] for t in _consumed(node) if t in producer]
-    del model.graph.node[:]
-    model.graph.node.extend(n for n in nodes if id(n) in needed)
-
-
-def _relative_error(ref: np.ndarray, got: np.ndarray) -> float:
-    if ref.shape != got.shape or ref.size == 0:
-        return 0.0
-    scale = float(np.abs(ref).max()) or 1.0
-    return float(np.abs(ref.astype(np.float64) - got).max() / scale)
+    part = onnx.ModelProto()
+    part.CopyFrom(model)
+    del part.graph.node[:]
+    part.graph.node.extend(n for n in nodes if id(n) in needed)
+    del part.graph.output[:]
+    part.graph.output.extend(helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in names)
+    return part
 
 
 def sensitivity(model, fp32_path: Path, lowered_path: Path, lowered: Sequence[str],
-                feed: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Each lowered node's own error: relative error of its first output against float32 minus the largest relative
-    error among its float inputs (what reached it from earlier layers), on one input."""
+                feed: Mapping[str, np.ndarray], host_ops: Mapping | None = None) -> dict[str, float]:
+    """Each lowered node's own error, as `deploy debug` ranks layers (parity/debug: the same reader, error measure and
+    own error): max_rel of its first output against float32 minus the largest max_rel among its float inputs (what
+    reached it from earlier layers), on one input; an overflow to inf/NaN counts as the largest error."""
+    import onnx
+
+    from deploybridge.parity.debug.divergence import layer_error, measure, own_error
+    from deploybridge.parity.debug.tensors import read_out
+    from deploybridge.runtime.segments import tensor_types
+
     nodes = {n.name: n for n in model.graph.node}
     pairs = {name: (nodes[name].output[0], [i for i in nodes[name].input if i]) for name in lowered if name in nodes}
-    names = sorted({t for out, ins in pairs.values() for t in [out, *ins]})
-    ref = _run_with_outputs(fp32_path, names, feed)
-    got = _run_with_outputs(lowered_path, names, feed)
-    err = {t: _relative_error(ref[t], got[t]) for t in ref if t in got}
-    return {name: err.get(out, 0.0) - max((err.get(i, 0.0) for i in ins), default=0.0) for name, (out, ins) in pairs.items()}
+    # float tensors computed by a node: weights, constants and integer shapes carry no precision error of a layer
+    types = tensor_types(model)
+    computed = {o for n in model.graph.node if n.op_type != "Constant" for o in n.output}
+    names = sorted(t for out, ins in pairs.values() for t in {out, *ins}
+                   if t in computed and types.get(t) == onnx.TensorProto.FLOAT)
+    ref = read_out(_ancestors_of(onnx.load(str(fp32_path)), names), feed, names, host_ops)
+    got = read_out(_ancestors_of(onnx.load(str(lowered_path)), names), feed, names, host_ops)
+    measured = {t: measure(ref[t], got[t]) for t in names if t in ref and t in got}
+    err = {t: e for t, m in measured.items() if (e := layer_error(m["max_rel"], m["overflow"])) is not None}
+    return {name: own_error(err.get(out, 0.0), [err.get(i, 0.0) for i in ins]) for name, (out, ins) in pairs.items()}
 
 
 def sensitive_group(scores: Mapping[str, float], share: float) -> Group:

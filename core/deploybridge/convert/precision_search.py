@@ -214,7 +214,7 @@ def search(*, mode: str, backend, loaded, spec, opts, folder: Path, seeds: Seque
             if pending:
                 result.kept.append(pending.pop(0))
             elif shares and not (crash or "").startswith("onnxruntime crashed"):  # a crashing graph is not run in-process
-                scores = sensitivity(fp32_model, fp32_path, lowered_path, [n for n in lowerable if n not in set(keep)], calib.feeds[0] if calib else feeds[0])
+                scores = sensitivity(fp32_model, fp32_path, lowered_path, [n for n in lowerable if n not in set(keep)], calib.feeds[0] if calib else feeds[0], host_ops)
                 if not scores:
                     break
                 result.kept.append(sensitive_group(scores, shares.pop(0)))

@@ -69,6 +69,24 @@ def measure(ref: np.ndarray, got: np.ndarray, rtol: float = RTOL, atol: float = 
                 cosine=cosine, tolerance=tolerance, diverged=overflow > 0 or diff > tolerance, note=note, overflow=overflow)
 
 
+OVERFLOWED = 1e30  # an overflow's error in an own error: above any finite one, and finite to subtract
+
+
+def layer_error(max_rel: float, overflow: int) -> float | None:
+    """``max_rel`` as own errors count it: an overflow to inf/NaN as :data:`OVERFLOWED`; None for a shape that
+    differs (another detection count after an NMS upstream: not this layer's arithmetic, nothing to rank it by)."""
+    if np.isfinite(max_rel):
+        return max_rel
+    return OVERFLOWED if overflow else None
+
+
+def own_error(error: float, inherited: Sequence[float | None]) -> float:
+    """What a tensor adds to the error itself: its :func:`layer_error` minus the largest one among the tensors it is
+    computed from. `deploy debug` ranks layers by it at a lowered precision; the precision search keeps the worst in
+    float32 (convert/precision_groups.sensitivity)."""
+    return error - max((x for x in inherited if x is not None), default=0.0)
+
+
 @dataclass
 class FirstDivergence:
     error: TensorError

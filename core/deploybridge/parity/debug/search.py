@@ -22,6 +22,8 @@ import numpy as np
 from deploybridge.parity.debug import divergence as div
 from deploybridge.parity.debug.scopes import Scope
 
+FLOAT_TYPES = {1, 10, 11, 16}  # onnx FLOAT, FLOAT16, DOUBLE, BFLOAT16
+
 
 @dataclass
 class DebugResult:
@@ -81,14 +83,20 @@ def tensor_errors(model, scopes: Sequence[Scope], pairs: Mapping[str, np.ndarray
 
 
 def own_errors(model, errors: Sequence[div.TensorError], feed: Sequence[str], top: int = 10) -> list[dict]:
-    """The compared tensors adding the most error themselves: max_rel minus the largest max_rel of the compared
-    tensors they are computed from (what the precision search ranks as sensitivity)."""
-    compared = {e.tensor: e for e in errors}
+    """The float tensors adding the most error themselves, overflows first: divergence.own_error of each against the
+    compared tensors it is computed from (what the precision search ranks as sensitivity). Integer tensors (indices,
+    shapes) and tensors whose shape differs say nothing about a layer's arithmetic and are not ranked."""
+    from deploybridge.runtime.segments import tensor_types
+
+    floats = {t for t, kind in tensor_types(model).items() if kind in FLOAT_TYPES}
+    compared = {e.tensor: e for e in errors if e.tensor in floats}
     rows = []
-    for e in errors:
+    for e in compared.values():
+        error = div.layer_error(e.max_rel, e.overflow)
+        if error is None:
+            continue
         frontier, _ = div.trace_back(model, e.tensor, compared, feed)
-        inherited = max((compared[t].max_rel for t in frontier if t in compared), default=0.0)
-        own = (e.max_rel if np.isfinite(e.max_rel) else 1e30) - inherited
+        own = div.own_error(error, [div.layer_error(compared[t].max_rel, compared[t].overflow) for t in frontier if t in compared])
         rows.append({"tensor": e.tensor, "node": e.node, "op": e.op, "module": e.module, "own_error": own,
                      "max_rel": e.max_rel, "overflow": e.overflow})
     rows.sort(key=lambda r: (-r["overflow"], -r["own_error"]))
