@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -32,17 +33,22 @@ def module_of_parts(parts: list[str], modules: Mapping[str, object]) -> str | No
 
     torch writes a part relative to some enclosing module, not always the innermost one
     (``/model/backbone/stages.3/stages.3.0/Relu`` for ``model.backbone.stages.3.0``): each part is tried under the
-    current module and then under each of its ancestors, and must lead below the current module."""
+    current module and then under each of its ancestors, and must lead below the current module. A module's later
+    calls are written with a suffix (``/head_1/Relu``, ``/head/conv_1/Conv`` in a shared head's second call): a part
+    that is no module is tried without it."""
     current = ""
     for part in parts:
         if not part:
             continue
         ancestors = current.split(".") if current else []
         found = None
-        for k in range(len(ancestors), -1, -1):
-            candidate = ".".join([*ancestors[:k], part])
-            if candidate in modules and (not current or candidate.startswith(current + ".")):
-                found = candidate
+        for name in dict.fromkeys([part, re.sub(r"_\d+$", "", part)]):
+            for k in range(len(ancestors), -1, -1):
+                candidate = ".".join([*ancestors[:k], name])
+                if candidate in modules and (not current or candidate.startswith(current + ".")):
+                    found = candidate
+                    break
+            if found is not None:
                 break
         if found is None:
             return None
