@@ -12,7 +12,7 @@ together they hold a small share of a detector's multiply-adds):
 After those, measured sensitivity: each still-lowered node's own contribution to the error (its output's relative
 error against float32 minus the largest one among its inputs, on one calibration input), measured as `deploy debug`
 ranks "layers adding the most error" at a lowered precision (parity/debug/tensors.read_out, divergence.measure,
-divergence.own_error); the worst quarter of them, then the worst half.
+divergence.own_errors); the worst quarter of them, then the worst half.
 """
 from __future__ import annotations
 
@@ -143,8 +143,9 @@ def _ancestors_of(model, names: Sequence[str]):
     import onnx
     from onnx import helper
 
-    from deploybridge.runtime.segments import _consumed
+    from deploybridge.runtime.segments import _consumed, tensor_types
 
+    types = tensor_types(model)
     nodes = list(model.graph.node)
     producer = {o: n for n in nodes for o in n.output}
     needed, stack = set(), [producer[t] for t in names if t in producer]
@@ -158,33 +159,38 @@ def _ancestors_of(model, names: Sequence[str]):
     del part.graph.node[:]
     part.graph.node.extend(n for n in nodes if id(n) in needed)
     del part.graph.output[:]
-    part.graph.output.extend(helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in names)
+    part.graph.output.extend(helper.make_tensor_value_info(n, types.get(n, onnx.TensorProto.FLOAT), None) for n in names)
     return part
 
 
 def sensitivity(model, fp32_path: Path, lowered_path: Path, lowered: Sequence[str],
                 feed: Mapping[str, np.ndarray], host_ops: Mapping | None = None) -> dict[str, float]:
     """Each lowered node's own error, as `deploy debug` ranks layers (parity/debug: the same reader, error measure and
-    own error): max_rel of its first output against float32 minus the largest max_rel among its float inputs (what
-    reached it from earlier layers), on one input; an overflow to inf/NaN counts as the largest error."""
+    own error): max_rel of its first output against float32 minus the largest error among the measured tensors it is
+    computed from (what reached it; one from another selection, indices or a shape that differ, hands on everything),
+    on one input; an overflow to inf/NaN counts as the largest error."""
     import onnx
 
-    from deploybridge.parity.debug.divergence import layer_error, measure, own_error
-    from deploybridge.parity.debug.tensors import read_out
+    from deploybridge.parity.debug.divergence import measure, own_errors
+    from deploybridge.parity.debug.tensors import held_in, read_out
     from deploybridge.runtime.segments import tensor_types
 
     nodes = {n.name: n for n in model.graph.node}
     pairs = {name: (nodes[name].output[0], [i for i in nodes[name].input if i]) for name in lowered if name in nodes}
-    # float tensors computed by a node: weights, constants and integer shapes carry no precision error of a layer
+    # tensors computed by a node (weights and constants carry no error); integer ones only say whether a selection
+    # (indices, counts) changed, which is then handed on whole (divergence.passed_on)
     types = tensor_types(model)
     computed = {o for n in model.graph.node if n.op_type != "Constant" for o in n.output}
-    names = sorted(t for out, ins in pairs.values() for t in {out, *ins}
-                   if t in computed and types.get(t) == onnx.TensorProto.FLOAT)
+    names = sorted(t for out, ins in pairs.values() for t in {out, *ins} if t in computed and types.get(t))
+    floating = {t for t in names if types[t] == onnx.TensorProto.FLOAT}
     ref = read_out(_ancestors_of(onnx.load(str(fp32_path)), names), feed, names, host_ops)
-    got = read_out(_ancestors_of(onnx.load(str(lowered_path)), names), feed, names, host_ops)
-    measured = {t: measure(ref[t], got[t]) for t in names if t in ref and t in got}
-    err = {t: e for t, m in measured.items() if (e := layer_error(m["max_rel"], m["overflow"])) is not None}
-    return {name: own_error(err.get(out, 0.0), [err.get(i, 0.0) for i in ins]) for name, (out, ins) in pairs.items()}
+    lowered_model = onnx.load(str(lowered_path))
+    held = held_in(lowered_model, names)  # a float16 chain's tensors are <name>_fp16
+    got = read_out(_ancestors_of(lowered_model, list(held.values())), feed, list(held.values()), host_ops)
+    measured = {t: measure(ref[t], got[held[t]]) for t in names if t in ref and held.get(t) in got}
+    own = own_errors(model, {t: (m["max_rel"], m["overflow"]) for t, m in measured.items()},
+                     {t for t in measured if t not in floating}, list(feed))
+    return {name: own.get(out, 0.0) for name, (out, _) in pairs.items()}
 
 
 def sensitive_group(scores: Mapping[str, float], share: float) -> Group:

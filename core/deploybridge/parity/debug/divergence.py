@@ -8,7 +8,7 @@ ResNet-50 detector, and one planted 1% error is ten times the bound (docs/debugg
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Mapping, Sequence
+from typing import Container, Mapping, Sequence
 
 import numpy as np
 
@@ -73,18 +73,42 @@ OVERFLOWED = 1e30  # an overflow's error in an own error: above any finite one, 
 
 
 def layer_error(max_rel: float, overflow: int) -> float | None:
-    """``max_rel`` as own errors count it: an overflow to inf/NaN as :data:`OVERFLOWED`; None for a shape that
-    differs (another detection count after an NMS upstream: not this layer's arithmetic, nothing to rank it by)."""
+    """A float tensor's ``max_rel`` as own errors rank it: an overflow to inf/NaN as :data:`OVERFLOWED`; None for a
+    shape that differs (another detection count after an NMS upstream: not this layer's arithmetic)."""
     if np.isfinite(max_rel):
         return max_rel
     return OVERFLOWED if overflow else None
 
 
-def own_error(error: float, inherited: Sequence[float | None]) -> float:
-    """What a tensor adds to the error itself: its :func:`layer_error` minus the largest one among the tensors it is
-    computed from. `deploy debug` ranks layers by it at a lowered precision; the precision search keeps the worst in
-    float32 (convert/precision_groups.sensitivity)."""
-    return error - max((x for x in inherited if x is not None), default=0.0)
+def passed_on(max_rel: float, overflow: int, integer: bool) -> float:
+    """The error a tensor hands to what is computed from it. Another selection (integer indices or counts that differ
+    anywhere, ties in another order included, or a float shape that differs) hands on :data:`OVERFLOWED`: a Gather or
+    Reshape after it compares other rows with other rows, and that error is not its own."""
+    if integer:
+        return OVERFLOWED if max_rel > 0 else 0.0
+    error = layer_error(max_rel, overflow)
+    return OVERFLOWED if error is None else error
+
+
+def own_errors(model, measured: Mapping[str, tuple[float, int]], integer: Container[str],
+               feed: Sequence[str]) -> dict[str, float]:
+    """What each measured float tensor adds to the error itself ((max_rel, overflow) by name, in ``model``): its
+    :func:`layer_error` minus the largest error handed on by the measured tensors it is computed from
+    (:func:`trace_back`); one computed from another selection or an overflow hands that on in turn. `deploy debug`
+    ranks layers by it at a lowered precision; the precision search keeps the worst in float32
+    (convert/precision_groups.sensitivity)."""
+    order = {o: k for k, n in enumerate(model.graph.node) for o in n.output}
+    handed: dict[str, float] = {}
+    own: dict[str, float] = {}
+    for t in sorted(measured, key=lambda name: order.get(name, -1)):
+        max_rel, overflow = measured[t]
+        frontier, _ = trace_back(model, t, measured, feed)
+        inherited = max((handed.get(f, 0.0) for f in frontier), default=0.0)
+        handed[t] = OVERFLOWED if inherited >= OVERFLOWED else passed_on(max_rel, overflow, t in integer)
+        error = None if t in integer else layer_error(max_rel, overflow)
+        if error is not None:
+            own[t] = error - inherited
+    return own
 
 
 @dataclass

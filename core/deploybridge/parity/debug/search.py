@@ -83,23 +83,17 @@ def tensor_errors(model, scopes: Sequence[Scope], pairs: Mapping[str, np.ndarray
 
 
 def own_errors(model, errors: Sequence[div.TensorError], feed: Sequence[str], top: int = 10) -> list[dict]:
-    """The float tensors adding the most error themselves, overflows first: divergence.own_error of each against the
-    compared tensors it is computed from (what the precision search ranks as sensitivity). Integer tensors (indices,
-    shapes) and tensors whose shape differs say nothing about a layer's arithmetic and are not ranked."""
+    """The float tensors adding the most error themselves, largest first (divergence.own_errors: what the precision
+    search ranks as sensitivity). Integer tensors (indices, counts) and float tensors of another shape are not
+    ranked; what is computed from them inherits their difference."""
     from deploybridge.runtime.segments import tensor_types
 
     floats = {t for t, kind in tensor_types(model).items() if kind in FLOAT_TYPES}
-    compared = {e.tensor: e for e in errors if e.tensor in floats}
-    rows = []
-    for e in compared.values():
-        error = div.layer_error(e.max_rel, e.overflow)
-        if error is None:
-            continue
-        frontier, _ = div.trace_back(model, e.tensor, compared, feed)
-        own = div.own_error(error, [div.layer_error(compared[t].max_rel, compared[t].overflow) for t in frontier if t in compared])
-        rows.append({"tensor": e.tensor, "node": e.node, "op": e.op, "module": e.module, "own_error": own,
-                     "max_rel": e.max_rel, "overflow": e.overflow})
-    rows.sort(key=lambda r: (-r["overflow"], -r["own_error"]))
+    measured = {e.tensor: (e.max_rel, e.overflow) for e in errors}
+    own = div.own_errors(model, measured, {t for t in measured if t not in floats}, feed)
+    rows = [{"tensor": e.tensor, "node": e.node, "op": e.op, "module": e.module, "own_error": own[e.tensor],
+             "max_rel": e.max_rel, "overflow": e.overflow} for e in errors if e.tensor in own]
+    rows.sort(key=lambda r: (-r["own_error"], -r["overflow"]))  # an overflow's own error is OVERFLOWED: first
     return rows[:top]
 
 
@@ -129,20 +123,22 @@ def compare_with_pytorch(model, loaded, torch_inputs, feed: Mapping[str, np.ndar
 def compare_with_fp32(model, fp32_model, modules: Mapping[str, object], feed: Mapping[str, np.ndarray], host_ops,
                       engine, rtol: float, atol: float, on_step: Callable[[str], None] | None = None):
     """(errors, scopes) of ``model`` run by ``engine`` against ``fp32_model`` on ONNX Runtime CPU, tensor by tensor
-    (the names both graphs share: a lowered graph keeps its float32 graph's tensor names)."""
+    (the names both graphs share: a lowered graph keeps its float32 graph's tensor names, or holds a float16 chain's
+    tensors as ``<name>_fp16``: tensors.held_in)."""
     from deploybridge.parity.debug import tensors
     from deploybridge.parity.debug.bisect import two_pass, upstream_of
     from deploybridge.runtime.segments import tensor_types
 
     scopes = node_scopes(model, modules)
     typed = tensor_types(fp32_model)
-    names = [o for n in model.graph.node for o in n.output if o and typed.get(o)]
+    origin = {held: name for name, held in tensors.held_in(model, [t for t, kind in typed.items() if kind]).items()}
+    names = [o for n in model.graph.node for o in n.output if o in origin]  # the lowered graph's names, graph order
 
     def compare(subset: list[str]) -> list[div.TensorError]:
-        ref = tensors.read_out(fp32_model, feed, subset, host_ops, None, on_step)
-        values = tensors.read_out(model, feed, [t for t in subset if t in ref], host_ops, engine, on_step)
-        wanted = set(subset)
-        return tensor_errors(model, scopes, {k: v for k, v in ref.items() if k in wanted}, values, rtol, atol)
+        ref = tensors.read_out(fp32_model, feed, [origin[t] for t in subset], host_ops, None, on_step)
+        held = [t for t in subset if origin[t] in ref]
+        values = tensors.read_out(model, feed, held, host_ops, engine, on_step)
+        return tensor_errors(model, scopes, {t: ref[origin[t]] for t in held}, values, rtol, atol)
 
     return two_pass(names, compare, upstream_of(model, list(feed))), scopes
 

@@ -49,6 +49,14 @@ def session_runner(options: Mapping[str, Any] | None = None) -> Callable[[Path, 
     return run
 
 
+def held_in(lowered, names: Iterable[str]) -> dict[str, str]:
+    """{float32 tensor name: the tensor of the ``lowered`` graph holding its value}: the same name, or ``<name>_fp16``
+    where the to_fp16 pass left only the node's float16 result (every reader is a float16 op, so the Cast back to
+    ``<name>`` was cleaned up). A float16 chain's layers are compared through them, not only its ends."""
+    produced = {o for n in lowered.graph.node for o in n.output}
+    return {t: t if t in produced else t + "_fp16" for t in names if t in produced or t + "_fp16" in produced}
+
+
 def read_out(model, feed: Mapping[str, np.ndarray], names: Iterable[str] | None = None,
              host_ops: Mapping[str, Any] | None = None, engine: Callable[[Path, dict], dict] | None = None,
              on_step: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
