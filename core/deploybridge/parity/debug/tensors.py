@@ -88,5 +88,6 @@ def read_out(model, feed: Mapping[str, np.ndarray], names: Iterable[str] | None 
             if on_step:
                 on_step(f"segment {k}: {len(step.nodes)} nodes, {len(step.outputs)} tensors read out")
             env.update(engine(path, {n: env[n] for n in step.inputs}))
-    keep = set(o.name for o in model.graph.output) | (wanted if wanted is not None else set(env))
+    # by default what the nodes compute, not the initializers env was seeded with
+    keep = set(o.name for o in model.graph.output) | (wanted if wanted is not None else {o for n in model.graph.node for o in n.output})
     return {n: v for n, v in env.items() if n in keep and n not in feed}
