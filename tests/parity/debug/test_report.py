@@ -46,7 +46,8 @@ def test_debug_json_has_the_documented_fields_under_its_format_name():
     tensor = _fields(section[section.index("Tensor fields:"):section.index("`first_divergence`:")])
     first = _fields(section[section.index("`first_divergence`:") + len("`first_divergence`:"):])
     assert len(top) >= 14 and len(tensor) >= 15 and len(first) >= 7, (top, tensor, first)  # the doc was read
-    data = json.loads(json.dumps(report.to_json(_result())))
+    data = json.loads(json.dumps(report.to_json(_result()), allow_nan=False))  # standard JSON: no Infinity
+    assert data["tensors"][-1]["max_rel"] is None and data["tensors"][-1]["max_abs"] is None
     assert data["format"] == report.FORMAT == "deploybridge-debug/1"
     assert f'"format": "{report.FORMAT}"' in section
     assert list(data) == top

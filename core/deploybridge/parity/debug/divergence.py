@@ -7,6 +7,7 @@ ResNet-50 detector, and one planted 1% error is ten times the bound (docs/debugg
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Container, Mapping, Sequence
 
@@ -36,7 +37,8 @@ class TensorError:
     overflow: int = 0  # values that are inf/NaN in the artifact and finite in the reference
 
     def to_json(self) -> dict:
-        return {k: (round(v, 9) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        # an error that is not a number (shape differs, overflow) is null: JSON has no Infinity
+        return {k: ((round(v, 9) if math.isfinite(v) else None) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 def measure(ref: np.ndarray, got: np.ndarray, rtol: float = RTOL, atol: float = ATOL) -> dict:
