@@ -12,3 +12,23 @@ def test_an_inverted_box_is_drawn_not_refused():
     image = np.asarray(draw_detections(pixels, det))
     assert image[5:31, 10].any() and image[5:31, 50].any()  # both vertical edges drawn where the corners are
     assert not image[20, 30].any()  # the inside is not filled
+
+
+def test_a_class_map_is_drawn_translucent_per_class_with_a_legend_largest_first():
+    from deploybridge.runtime.draw import ALPHA, LEGEND_WIDTH, class_colour, draw_class_map
+
+    pixels = np.full((40, 60, 3), 100, np.uint8)
+    classes = np.zeros((40, 60), np.int64)
+    classes[:, 30:] = 12  # 1200 pixels: past the 10-colour palette
+    classes[5:10, 5:10] = 3  # 25 pixels
+    image = np.asarray(draw_class_map(pixels, classes, ["__background__", "a", "b", "cat"]))
+    assert image.shape == (56, 60 + LEGEND_WIDTH, 3)  # three legend rows need 56 px: taller than the image
+    for k, (y, x) in ((3, (7, 7)), (12, (20, 45))):
+        expected = np.round((1 - ALPHA) * 100 + ALPHA * np.array(class_colour(k))).astype(int)
+        assert np.abs(image[y, x].astype(int) - expected).max() <= 1, (k, image[y, x], expected)
+    assert (image[20, 20] == 100).all()  # __background__ is left uncoloured
+    assert len({class_colour(k) for k in range(21)}) == 21  # 21 VOC classes, 21 colours
+    # legend: one swatch per class present, largest first (12: 1200, background: 1175, 3: 25), at x 60+6..60+18
+    swatches = [tuple(image[4 + 16 * row + 6, 60 + 12]) for row in range(3)]
+    assert swatches == [class_colour(12), (255, 255, 255), class_colour(3)]
+    assert (image[4 + 16 * 3, 60 + 6:60 + 19] == 255).all()  # no fourth row

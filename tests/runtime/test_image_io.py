@@ -51,3 +51,22 @@ def test_display_of_a_0_255_input_read_as_0_1_is_white():
     wrong = to_display(x, TORCHVISION)
     right = to_display(x, MMDET)
     assert (wrong == 255).mean() > 0.95 and right.std() > 50
+
+
+def test_a_class_map_comes_back_at_the_image_size_nearest_pixel():
+    """deploy run's segmentation path: the argmax of 1 x C x h x w scores, mapped onto the original H x W."""
+    from deploybridge.runtime.image_io import class_map
+
+    pixels = np.zeros((60, 90, 3), np.uint8)
+    fed = []
+
+    def run(x):
+        fed.append(x.shape)
+        scores = np.zeros((1, 3, 20, 30), np.float32)
+        scores[0, 2, :, 15:] = 1.0  # the right half is class 2
+        scores[0, 1, :10, :15] = 1.0  # the top-left quarter class 1
+        return scores
+
+    classes = class_map(pixels, run, (1, 3, 20, 30))
+    assert fed == [(1, 3, 20, 30)] and classes.shape == (60, 90)
+    assert (classes[:, 45:] == 2).all() and (classes[:30, :45] == 1).all() and (classes[30:, :45] == 0).all()

@@ -47,6 +47,18 @@ def verification_table(v: Verification) -> Table:
     return table
 
 
+def _metric(value) -> str:
+    """A task metric's cell: a fraction just below 1 keeps the digits that show it is not 1 (0.99995, not "1"); a
+    per-class dict (segmentation's class IoU) shows its three worst classes."""
+    if isinstance(value, dict):
+        worst = sorted(value.items(), key=lambda kv: kv[1])[:3]
+        return ", ".join(f"{k}: {_metric(v)}" for k, v in worst) + (", ..." if len(value) > 3 else "")
+    if not isinstance(value, float):
+        return str(value)
+    text = f"{value:.3g}"
+    return f"{value:.10g}" if text == "1" and value != 1.0 else text
+
+
 def task_table(v: Verification) -> Table | None:
     checks = [(_input_label(i), i.task) for i in v.inputs if i.task]
     if not checks:
@@ -56,7 +68,7 @@ def task_table(v: Verification) -> Table | None:
     for col in ["input seed", *keys, "result"]:
         table.add_column(col.replace("_", " "))
     for label, t in checks:
-        cells = [f"{t['metrics'][k]:.3g}" if isinstance(t['metrics'][k], float) else str(t['metrics'][k]) for k in keys]
+        cells = [_metric(t["metrics"][k]) for k in keys]
         table.add_row(label, *cells, "[green]ok[/]" if t["passed"] else "[red]FAIL[/] " + "; ".join(t["failures"]))
     return table
 

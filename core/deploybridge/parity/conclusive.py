@@ -3,6 +3,9 @@
 A random-weight detector that finds nothing on any verification input "matches" its artifact 0 of 0, and an output
 that is the same constant on every input (all zeros, say) agrees with any engine that also outputs that constant,
 including one that computes nothing. Either way the verdict is inconclusive: exit 1 unless the user accepts it.
+So is a semantic segmentation whose reference class map is one class everywhere on every input: its scores vary, but
+an engine that outputs a constant (all zeros: class 0 everywhere) agrees pixel for pixel when that class is 0, and no
+boundary between two classes is ever compared.
 """
 from __future__ import annotations
 
@@ -16,7 +19,22 @@ WHAT_TO_DO = ("verify on inputs where the model gives real outputs: your own ima
               " (--weights), other seeds (--seed), or accept it knowingly with --allow-inconclusive")
 
 
-def inconclusive_reason(outputs: Sequence[OutputSpec], references: Sequence[Mapping[str, np.ndarray]]) -> str | None:
+def one_class(outputs: Sequence[OutputSpec], reference: Mapping[str, np.ndarray], task) -> int | None:
+    """The class a semantic segmentation's reference class map (the argmax of its first output, N x C x H x W) shows
+    at every pixel, or None (several classes, or not a segmentation)."""
+    from deploybridge.records import Task
+
+    if Task.parse(task) is not Task.SEMANTIC_SEGMENTATION or not outputs:
+        return None
+    scores = np.asarray(reference[outputs[0].name])
+    if scores.ndim < 3 or scores.shape[1] < 2 or not scores.size:
+        return None
+    classes = np.unique(scores.argmax(1))
+    return int(classes[0]) if len(classes) == 1 else None
+
+
+def inconclusive_reason(outputs: Sequence[OutputSpec], references: Sequence[Mapping[str, np.ndarray]],
+                        task=None) -> str | None:
     """Why the reference outputs on the verification inputs leave nothing to compare, or None."""
     if not references:
         return "there were no verification inputs"
@@ -33,12 +51,18 @@ def inconclusive_reason(outputs: Sequence[OutputSpec], references: Sequence[Mapp
         first = values[0].flat[0]
         if all(np.all(v == first) for v in values):
             return f"output '{o.name}' is the constant {first:.6g} on every verification input"
+    single = [one_class(outputs, ref, task) for ref in references]
+    if all(c is not None for c in single):
+        shown = ", ".join(map(str, sorted(set(single))))
+        return (f"the reference's class map is one class ({shown}) everywhere on each of the {len(references)}"
+                " verification inputs, so segmentation parity compared no boundary between classes")
     return None
 
 
-def nothing_compared(outputs: Sequence[OutputSpec], reference: Mapping[str, np.ndarray]) -> str | None:
-    """Why one input's check compared nothing (for the report, input by input), or None: no detections, or every
-    float output a single constant. The verdict is judged over all inputs by :func:`inconclusive_reason`."""
+def nothing_compared(outputs: Sequence[OutputSpec], reference: Mapping[str, np.ndarray], task=None) -> str | None:
+    """Why one input's check compared nothing (for the report, input by input), or None: no detections, every
+    float output a single constant, or a segmentation's class map one class. The verdict is judged over all inputs
+    by :func:`inconclusive_reason`."""
     per_detection = [o.name for o in outputs if o.per_detection]
     if per_detection and len(reference[per_detection[0]]) == 0:
         return "no detections in the reference"
@@ -46,4 +70,5 @@ def nothing_compared(outputs: Sequence[OutputSpec], reference: Mapping[str, np.n
     dense = [v for v in dense if v.dtype.kind in "fc" and v.size]
     if dense and all(np.all(v == v.flat[0]) for v in dense):
         return "every output is one constant"
-    return None
+    single = one_class(outputs, reference, task)
+    return None if single is None else f"the class map is class {single} everywhere"

@@ -23,12 +23,26 @@ PLANTED = {
     "score_shift": "one score changed by 0.05",
 }
 NEEDS = {"mask_region": "masks", "label_swap": "labels", "box_shift": "boxes", "score_shift": "scores"}
+# errors in a semantic segmentation's N x C x H x W scores (its first output)
+SEGMENTATION_PLANTED = {
+    "class_region": "2 % of the pixels of one class (the least frequent in the first image, at its middle) given"
+                    " their second-best class",
+    "zeros": "the segmentation scores all zeros (seed 004: a TensorRT engine whose output was all zeros)",
+}
+CLASS_REGION_FRACTION = 0.02  # twice what min_class_iou 0.99 lets through
 
 
-def check_plant(name: str, output_names) -> None:
-    """A one-line error for an unknown error name, or one the artifact has no output for."""
+def check_plant(name: str, output_names, task=None) -> None:
+    """A one-line error for an unknown error name, or one the artifact has no output (or not the task) for."""
+    from deploybridge.records import Task
+
+    if name in SEGMENTATION_PLANTED:
+        if Task.parse(task) is not Task.SEMANTIC_SEGMENTATION:
+            raise DeployError(f"--plant {name} changes a semantic segmentation's class scores; this artifact's task is"
+                              f" {Task.parse(task).value if Task.parse(task) else 'not declared'}")
+        return
     if name not in PLANTED:
-        raise DeployError(f"unknown planted error '{name}'; choose one of {', '.join(PLANTED)}")
+        raise DeployError(f"unknown planted error '{name}'; choose one of {', '.join([*PLANTED, *SEGMENTATION_PLANTED])}")
     if model_name(NEEDS[name], output_names) is None:  # "classes" is a "labels" output
         raise DeployError(f"--plant {name} changes the '{NEEDS[name]}' output, which this artifact does not have"
                           f" (outputs: {', '.join(output_names)})")
@@ -45,9 +59,32 @@ def _middle_region(mask: np.ndarray, fraction: float) -> np.ndarray:
     return ys[nearest] * mask.shape[1] + xs[nearest]
 
 
+def _class_region(scores: np.ndarray) -> np.ndarray:
+    """``scores`` (N x C x H x W) with CLASS_REGION_FRACTION of one class's pixels in the first image given their
+    second-best class (its two scores swapped there): the least frequent class with pixels away from its edge."""
+    out = np.array(scores, copy=True)
+    first = out[0]
+    class_map = first.argmax(0)
+    classes, areas = np.unique(class_map, return_counts=True)
+    for c in classes[np.argsort(areas, kind="stable")]:
+        region = _middle_region(class_map == c, CLASS_REGION_FRACTION)
+        if len(region) >= math.ceil(CLASS_REGION_FRACTION * int((class_map == c).sum())):
+            ys, xs = np.unravel_index(region, class_map.shape)
+            runner_up = np.argsort(first[:, ys, xs], axis=0)[-2]
+            best, second = first[c, ys, xs].copy(), first[runner_up, ys, xs].copy()
+            first[c, ys, xs], first[runner_up, ys, xs] = second, best
+            return out
+    return out
+
+
 def plant(name: str, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``outputs`` with the error planted into its first object (the largest, for masks); unchanged without objects."""
+    """``outputs`` with the error planted into its first object (the largest, for masks); unchanged without objects.
+    A segmentation error goes into the first output, the class scores."""
     out = {k: np.array(v, copy=True) for k, v in outputs.items()}
+    if name in SEGMENTATION_PLANTED:
+        scores = next(iter(out))
+        out[scores] = _class_region(out[scores]) if name == "class_region" else np.zeros_like(out[scores])
+        return out
     target = out[model_name(NEEDS[name], out)]  # under the model's own name ("classes" for "labels")
     if not len(target):
         return out

@@ -33,6 +33,7 @@ INT8_TASK_BOUNDS = {
     "max_interior_flip_fraction": 0.1,  # int8 mask logits near 0 flip in patches, not only at edges (docs)
     "min_top1_agreement": 1.0,         # ties within the int8 tolerance excused (tie margin: twice the atol)
     "min_pixel_agreement": 0.99,
+    "min_class_iou": 0.9,              # int8 moves up to 1 % of pixels; a class's IoU bound is not yet measured on int8
     "min_cosine_similarity": 0.99,
 }
 MAX_DELTA_AP = {"fp32": 0.001, "fp16": 0.001, "int8": 0.01}  # |ΔAP| on the [0, 1] scale

@@ -104,7 +104,7 @@ def verify(
                 on_input(k)
             continue
         check = compare_outputs(seed, outputs, ref, got, tolerances)
-        check.nothing_compared = nothing_compared(outputs, ref)
+        check.nothing_compared = nothing_compared(outputs, ref, task)
         task_check = task_parity(task, ref, got, task_tol, margin)
         if task_check is not None:
             check.task = task_check.to_json()
@@ -119,7 +119,8 @@ def verify(
         tolerances={n: asdict(t) for n, t in tolerances.items()},
         task_tolerances=task_tol if task else {},
     )
-    verification.mark_inconclusive(inconclusive_reason(outputs, [reference(seed)[1] for seed in seeds]), allow_inconclusive)
+    verification.mark_inconclusive(inconclusive_reason(outputs, [reference(seed)[1] for seed in seeds], task),
+                                   allow_inconclusive)
     return verification
 
 
@@ -236,7 +237,7 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     if plant:  # before the model is rebuilt: an unknown name or an output the artifact lacks is a one-line error
         from deploybridge.parity.planted import check_plant
 
-        check_plant(plant, declared)
+        check_plant(plant, declared, manifest.get("task"))
     spec = ModelSpec.from_json(manifest["spec"])
     backend = resolve_backend(host, backend_name or manifest["backend"]["name"])
     family = resolve_family(host, spec, manifest["plugin"]["name"])

@@ -1,4 +1,5 @@
-"""Drawing detections on images (Pillow): boxes, class names, scores and translucent masks."""
+"""Drawing on images (Pillow): detections (boxes, class names, scores, translucent masks) and a semantic segmentation's
+class map (a translucent colour per class, with a legend)."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -35,6 +36,49 @@ def draw_detections(pixels: np.ndarray, det: Mapping[str, np.ndarray], categorie
         x1, x2, y1, y2 = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
         draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
         draw.text((x1 + 2, max(0.0, y1 - 11)), f"{label_name(int(det['labels'][k]), categories)} {float(det['scores'][k]):.2f}", fill=colour)
+    if title:
+        draw.text((4, 4), title, fill=(255, 255, 255))
+    return image
+
+
+def class_colour(k: int) -> tuple[int, int, int]:
+    """The palette's colour for the first classes, then hues a golden angle apart: distinct for 21 VOC classes and more."""
+    import colorsys
+
+    if 0 <= k < len(PALETTE):
+        return PALETTE[k]
+    r, g, b = colorsys.hsv_to_rgb((k * 0.618034) % 1.0, 0.85, 0.95)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+LEGEND_WIDTH = 170
+ALPHA = 0.45  # the class colour's share of a drawn pixel: the image stays readable under it
+
+
+def draw_class_map(pixels: np.ndarray, classes: np.ndarray, categories: Sequence[str] | None = None, title: str = ""):
+    """``pixels`` (HxWx3 uint8) with each class of ``classes`` (H x W) laid over it in its translucent colour, and a
+    legend on the right: each class present, largest first, with its colour, name and share of the pixels. A class
+    named ``__background__`` is listed but left uncoloured, so the scene shows through."""
+    from PIL import Image, ImageDraw
+
+    canvas = pixels.astype(np.float32).copy()
+    present, counts = np.unique(classes, return_counts=True)
+    coloured = {int(k): label_name(int(k), categories) != "__background__" for k in present}
+    for k in present:
+        if coloured[int(k)]:
+            where = classes == k
+            canvas[where] = (1 - ALPHA) * canvas[where] + ALPHA * np.array(class_colour(int(k)), np.float32)
+    height, width = classes.shape
+    rows = np.argsort(-counts, kind="stable")
+    image = Image.new("RGB", (width + LEGEND_WIDTH, max(height, 16 * len(rows) + 8)), (255, 255, 255))
+    image.paste(Image.fromarray(canvas.clip(0, 255).astype(np.uint8)), (0, 0))
+    draw = ImageDraw.Draw(image)
+    for row, k in enumerate(present[rows]):
+        y = 4 + 16 * row
+        fill = class_colour(int(k)) if coloured[int(k)] else None  # an empty swatch: uncoloured in the image
+        draw.rectangle([width + 6, y, width + 18, y + 12], fill=fill, outline=(0, 0, 0))
+        share = counts[rows[row]] / classes.size
+        draw.text((width + 24, y), f"{label_name(int(k), categories)} {share:.1%}", fill=(0, 0, 0))
     if title:
         draw.text((4, 4), title, fill=(255, 255, 255))
     return image

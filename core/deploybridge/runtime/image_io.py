@@ -79,6 +79,17 @@ def detect(pixels: np.ndarray, run: Callable[[np.ndarray], dict], shape, preproc
     return detections_to_original(as_detections(run(x)), scale, pixels.shape[:2])
 
 
+def class_map(pixels: np.ndarray, run: Callable[[np.ndarray], np.ndarray], shape, preprocessing: Mapping | None = None) -> np.ndarray:
+    """One image through a semantic segmenter: fed as :func:`detect` feeds it, ``run(input) -> 1 x C x H x W`` class
+    scores, their argmax mapped back onto the image's own size (nearest pixel: a class map has no in-between)."""
+    x, (sy, sx) = to_input(pixels, shape, preprocessing)
+    classes = np.asarray(run(x))[0].argmax(0)
+    h0, w0 = pixels.shape[:2]
+    rows = np.minimum((np.arange(h0) / sy).astype(int), classes.shape[0] - 1)
+    cols = np.minimum((np.arange(w0) / sx).astype(int), classes.shape[1] - 1)
+    return classes[rows][:, cols]
+
+
 def boxes_of(masks: np.ndarray) -> np.ndarray:
     """x1, y1, x2, y2 around each (N, H, W) mask; zeros for an empty one."""
     boxes = np.zeros((len(masks), 4), np.float32)

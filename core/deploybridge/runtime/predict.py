@@ -15,24 +15,63 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
     """Return (manifest, predict) where ``predict(pixels HxWx3 uint8) -> detections at the image's own size``: fed
     as the manifest's ``preprocessing`` says, read by :func:`deploybridge.runtime.image_io.as_detections`.
     An unverified artifact is refused (exit 2) unless ``allow_unverified``, then used with a warning on stderr."""
+    manifest = _verified_manifest(folder, allow_unverified)
+    return manifest, _detector(folder, manifest, backend_name, options)
+
+
+def any_predictor(folder: Path, backend_name: str | None = None, allow_unverified: bool = False):
+    """(manifest, predict, segmentation): a semantic segmentation artifact's ``predict(pixels) -> H x W class map`` at
+    the image's own size (the argmax of its first output, the class scores), any other's detections as above."""
+    from deploybridge.runtime.image_io import class_map
+
+    manifest = _verified_manifest(folder, allow_unverified)
+    if Task.parse(manifest.get("task")) is not Task.SEMANTIC_SEGMENTATION:
+        return manifest, _detector(folder, manifest, backend_name, None), False
+    runner = _runner(folder, manifest, backend_name, None)
+    shape, name, scores = manifest["inputs"][0]["shape"], manifest["inputs"][0]["name"], manifest["outputs"][0]["name"]
+
+    def predict(pixels: np.ndarray) -> np.ndarray:
+        return class_map(pixels, lambda x: runner({name: x})[scores], shape, manifest.get("preprocessing"))
+
+    return manifest, predict, True
+
+
+def _detector(folder: Path, manifest: Mapping[str, Any], backend_name: str | None, options: Mapping[str, Any] | None):
+    from deploybridge.parity.output_names import canonical_names
+    from deploybridge.runtime.image_io import detect
+
+    outputs = set(canonical_names(o["name"] for o in manifest["outputs"]))  # "classes" read as "labels"
+    task = Task.parse(manifest.get("task"))
+    if not (task and task.finds_objects) and not {"masks", "scores", "labels"} <= outputs:
+        raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")
+    runner = _runner(folder, manifest, backend_name, options)
+    shape = manifest["inputs"][0]["shape"]
+    name = manifest["inputs"][0]["name"]
+
+    def predict(pixels: np.ndarray) -> dict:  # the one image path --eval uses too
+        return detect(pixels, lambda x: runner({name: x}), shape, manifest.get("preprocessing"))
+
+    return predict
+
+
+def _verified_manifest(folder: Path, allow_unverified: bool) -> dict:
     import sys
 
     from deploybridge.convert import artifact
     from deploybridge.convert.manifest import require_verified
-    from deploybridge.runtime import segments
-    from deploybridge.runtime.image_io import detect
-    from deploybridge.convert.resolve import resolve_backend
-    from deploybridge.parity.output_names import canonical_names
-    from deploybridge.plugins import Host
 
     manifest = artifact.read_manifest(folder)
     warning = require_verified(manifest, folder, allow_unverified)
     if warning:
         sys.stderr.write(f"warning: {warning}\n")
-    outputs = set(canonical_names(o["name"] for o in manifest["outputs"]))  # "classes" read as "labels"
-    task = Task.parse(manifest.get("task"))
-    if not (task and task.finds_objects) and not {"masks", "scores", "labels"} <= outputs:
-        raise DeployError(f"{folder} holds a {manifest.get('task') or 'non-detection'} model; this command needs a detector artifact")
+    return manifest
+
+
+def _runner(folder: Path, manifest: Mapping[str, Any], backend_name: str | None, options: Mapping[str, Any] | None):
+    from deploybridge.convert.resolve import resolve_backend
+    from deploybridge.plugins import Host
+    from deploybridge.runtime import segments
+
     name = backend_name or manifest["backend"]["name"]
     # plugins are loaded only when the artifact needs one: a non-built-in backend or a plugin's host step
     plugin_steps = [s for s in manifest.get("segments") or [] if s["kind"] == "host" and s.get("owner") not in (None, "builtin")]
@@ -40,13 +79,7 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
     backend = resolve_backend(host, name)
     runner: Callable[[dict], dict] = segments.load(backend, Path(folder), manifest, {**manifest["backend"].get("options", {}), **(options or {})},
                                                    host.host_ops())
-    shape = manifest["inputs"][0]["shape"]
-    name = manifest["inputs"][0]["name"]
-
-    def predict(pixels: np.ndarray) -> dict:  # the one image path --eval uses too
-        return detect(pixels, lambda x: runner({name: x}), shape, manifest.get("preprocessing"))
-
-    return manifest, predict
+    return runner
 
 
 def class_thresholds(manifest: Mapping[str, Any], override: float | None) -> dict[int, float] | float:

@@ -19,20 +19,24 @@ def run(
 ) -> int:
     """Run an artifact on image files with its pre/post-processing; write drawn images and detections JSON.
 
-    Needs only the artifact and its backend: neither the original framework nor the family plugin.
+    A semantic segmentation artifact draws its class map instead (a translucent colour per class and a legend) and
+    writes each class's share of the pixels. Needs only the artifact and its backend: neither the original framework
+    nor the family plugin.
     """
     import json
 
     from deploybridge.cli import console
     from deploybridge.runtime.draw import draw_detections, filter_detections, label_name
     from deploybridge.runtime.image_io import load_rgb
-    from deploybridge.runtime.predict import artifact_predictor, class_thresholds
+    from deploybridge.runtime.predict import any_predictor, class_thresholds
 
     pixels = {path: load_rgb(path) for path in images}  # every input is checked before anything is written
-    manifest, predict = artifact_predictor(folder, backend, allow_unverified=allow_unverified)
-    thresholds = class_thresholds(manifest, threshold)
+    manifest, predict, segmentation = any_predictor(folder, backend, allow_unverified=allow_unverified)
     categories = manifest.get("categories")
     out.mkdir(parents=True, exist_ok=True)
+    if segmentation:
+        return _segment(pixels, predict, categories, out, json_out)
+    thresholds = class_thresholds(manifest, threshold)
     everything = {}
     for path, image in pixels.items():
         det = filter_detections(predict(image), thresholds)
@@ -47,6 +51,32 @@ def run(
     else:
         for path, records in everything.items():
             console.out().print(f"{path}: {len(records)} detections -> {out / (Path(path).stem + '.png')}")
+    return 0
+
+
+def _segment(pixels: dict, predict, categories, out: Path, json_out: bool) -> int:
+    """Each image's class map drawn to OUT/<stem>.png; OUT/<stem>.json lists each class and its share of the pixels."""
+    import json
+
+    import numpy as np
+
+    from deploybridge.cli import console
+    from deploybridge.runtime.draw import draw_class_map, label_name
+
+    everything = {}
+    for path, image in pixels.items():
+        classes = predict(image)
+        draw_class_map(image, classes, categories).save(out / f"{path.stem}.png")
+        found, counts = np.unique(classes, return_counts=True)
+        records = [{"label": int(k), "name": label_name(int(k), categories), "pixels": int(n),
+                    "fraction": round(float(n) / classes.size, 6)} for k, n in sorted(zip(found, counts), key=lambda kn: -kn[1])]
+        (out / f"{path.stem}.json").write_text(json.dumps({"image": str(path), "classes": records}, indent=2) + "\n")
+        everything[str(path)] = records
+    if json_out:
+        console.print_json(everything)
+    else:
+        for path, records in everything.items():
+            console.out().print(f"{path}: {len(records)} classes -> {out / (Path(path).stem + '.png')}")
     return 0
 
 
