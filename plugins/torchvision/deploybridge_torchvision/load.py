@@ -11,10 +11,11 @@ from deploybridge_torchvision.catalogue import CATALOGUE, Entry
 from deploybridge_torchvision.wrappers import IMAGENET_MEAN, IMAGENET_STD
 
 # never verification inputs (calibration_seeds); a detector's head bias is set by the least-scoring of them
-CALIBRATION_IMAGES = {"detection": 8, "classification": 4, "segmentation": 4}
+CALIBRATION_IMAGES = {"detection": 8, "keypoints": 8, "classification": 4, "segmentation": 4}
 
 LEGACY_REASON = {
     "detection": "torch.export/dynamo still fail on torchvision detectors (pytorch/vision#9306, #9321); legacy tracing exporter",
+    "keypoints": "torch.export/dynamo still fail on torchvision detectors (pytorch/vision#9306, #9321); legacy tracing exporter",
     "classification": "legacy exporter: stable opset choice and a single self-contained file",
     "segmentation": "legacy exporter: stable opset choice and a single self-contained file",
 }
@@ -23,8 +24,12 @@ LEGACY_REASON = {
 def _check_shape(name: str, entry: Entry, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     if len(shape) != 4 or shape[1] != 3:
         raise DeployError(f"{name} takes N,3,H,W RGB images; got --input-shape {','.join(map(str, shape))}")
-    if entry.task == "detection" and shape[0] != 1:
+    if entry.finds_objects and shape[0] != 1:
         raise DeployError(f"{name} is exported for one image at a time; use --input-shape 1,3,H,W")
+    if entry.fixed_size and tuple(shape[2:]) != (entry.fixed_size, entry.fixed_size):
+        # its transform resizes every image to this size inside the graph; the boxes are scaled back
+        raise DeployError(f"{name} resizes every image to {entry.fixed_size}x{entry.fixed_size} inside the model; use"
+                          f" --input-shape 1,3,{entry.fixed_size},{entry.fixed_size}")
     if min(shape[2:]) < 32:
         raise DeployError(f"{name}: input {shape[2]}x{shape[3]} is too small; use at least 32x32")
     return tuple(shape)  # type: ignore[return-value]
@@ -50,7 +55,7 @@ def _build(name: str, entry: Entry, shape, options: dict):
         kwargs.setdefault("weights_backbone", None)
     if entry.task == "segmentation":
         kwargs.setdefault("aux_loss", False)
-    if entry.task == "detection":
+    if entry.finds_objects and not entry.fixed_size:
         # Export at the given size: no resize inside the graph.
         kwargs.setdefault("min_size", min(shape[2:]))
         kwargs.setdefault("max_size", max(shape[2:]))
@@ -93,6 +98,8 @@ def load(spec: ModelSpec) -> LoadedModel:
     from deploybridge_torchvision.wrappers import Detector, Normalized
 
     entry = CATALOGUE[spec.model]
+    if entry.unavailable:
+        raise DeployError(f"{spec.model} cannot be converted: {entry.unavailable}")
     shape = _check_shape(spec.model, entry, spec.input_shape or entry.default_shape)
     embedded = CHECKPOINTS / entry.checkpoint if entry.checkpoint else None
     if embedded is not None and not spec.weights and not spec.random_weights and not embedded.is_file():
@@ -103,7 +110,7 @@ def load(spec: ModelSpec) -> LoadedModel:
     make_image = shapes_images if entry.builder else smooth_images
     torch.manual_seed(spec.seed)
     model = _build(spec.model, entry, shape, dict(spec.options))
-    wrapper = Detector(model, entry.masks) if entry.task == "detection" else Normalized(model, entry.task == "segmentation")
+    wrapper = Detector(model, entry.masks, entry.task == "keypoints") if entry.finds_objects else Normalized(model, entry.task == "segmentation")
     wrapper.eval()
     if spec.weights:
         path = Path(spec.weights)
@@ -114,11 +121,12 @@ def load(spec: ModelSpec) -> LoadedModel:
         # several images: BatchNorm statistics from one image do not carry over to the next
         calibration = [make_image(s, (1,) + shape[1:]) for s in calibration_seeds(spec.seed, CALIBRATION_IMAGES[entry.task])]
         # detectors take one image per call; others one batch: BatchNorm after global pooling needs more than one value
-        batches = calibration if entry.task == "detection" else [torch.cat(calibration)]
-        w.make_non_degenerate(model, wrapper, batches, entry.heads, entry.counts)
+        batches = calibration if entry.finds_objects else [torch.cat(calibration)]
+        w.make_non_degenerate(model, wrapper, batches, entry.heads, entry.counts, entry.score_threshold)
 
-    if entry.task == "detection":
+    if entry.finds_objects:
         names = ["boxes", "scores", "labels"] + (["masks"] if entry.masks else [])
+        names += ["keypoints", "keypoints_scores"] if entry.task == "keypoints" else []
         outputs = [OutputSpec(n, per_detection=True) for n in names]
         dynamic = {n: {0: "detections"} for n in names}
     else:
@@ -138,7 +146,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         preprocessing={
             "input": "float32 RGB in [0, 1], NCHW",
             "shape": list(shape),
-            "normalization": "inside the graph" + (" (GeneralizedRCNNTransform)" if entry.task == "detection" else f" (mean {list(IMAGENET_MEAN)}, std {list(IMAGENET_STD)})"),
+            "normalization": "inside the graph" + (" (GeneralizedRCNNTransform)" if entry.finds_objects else f" (mean {list(IMAGENET_MEAN)}, std {list(IMAGENET_STD)})"),
             "resize": "none: feed images of exactly this size",
         },
     )

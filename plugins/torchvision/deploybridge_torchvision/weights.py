@@ -75,6 +75,15 @@ def make_non_degenerate(model: nn.Module, forward, batches: list, heads: dict[st
     """
     few = batches[:statistics_batches]
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    # a BatchNorm that sees one value per channel (SSDlite's last extra layers, 1x1 at 320²) cannot measure
+    # statistics from one image: it keeps its initial ones
+    values: dict[nn.Module, int] = {}
+    hooks = [m.register_forward_pre_hook(lambda mod, inp: values.__setitem__(mod, inp[0].numel() // inp[0].shape[1]))
+             for m in bns]
+    forward(batches[0])
+    for hook in hooks:
+        hook.remove()
+    bns = [m for m in bns if values.get(m, 2) > 1]
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative average over the calibration pass
@@ -89,7 +98,7 @@ def make_non_degenerate(model: nn.Module, forward, batches: list, heads: dict[st
         seen: list[list[torch.Tensor]] = []  # per batch, every call's output (heads run once per feature level)
         handles = [layer.register_forward_hook(lambda _m, _i, out: seen[-1].append(_per_channel(_m, out.detach())))]
         if "." in name:  # the rest of the model (masks pasted for every detection, ...) is not needed: stop there
-            handles.append(model.get_submodule(name.rpartition(".")[0]).register_forward_hook(_stop))
+            handles.append(_caller(model, name).register_forward_hook(_stop))
         for batch in batches if counts and name in counts else few:
             seen.append([])
             try:
@@ -104,7 +113,9 @@ def make_non_degenerate(model: nn.Module, forward, batches: list, heads: dict[st
             continue
         # per output channel: a shared positive feature mean would otherwise make one class win everywhere
         centre, scale = values.mean(0), std / values.std(0).clamp_min(1e-12)
-        layer.weight.mul_(scale.view(-1, *([1] * (layer.weight.dim() - 1))))
+        # a transposed convolution (Keypoint R-CNN's heatmap layer) keeps its output channels on the weight's dim 1
+        out_dim = 1 if isinstance(layer, nn.modules.conv._ConvTransposeNd) else 0
+        layer.weight.mul_(scale.view([-1 if d == out_dim else 1 for d in range(layer.weight.dim())]))
         layer.bias.copy_((layer.bias - centre) * scale + mean)
         if counts and name in counts:
             mode, target = counts[name]
@@ -117,6 +128,15 @@ class _Stop(Exception):
 
 def _stop(*_args) -> None:
     raise _Stop
+
+
+def _caller(model: nn.Module, name: str) -> nn.Module:
+    """The module whose forward runs layer ``name``: its parent, or above a ModuleList (SSD's per-level heads), which
+    is indexed, never called."""
+    parent = name.rpartition(".")[0]
+    while parent and isinstance(model.get_submodule(parent), nn.ModuleList):
+        parent = parent.rpartition(".")[0]
+    return model.get_submodule(parent)
 
 
 def _per_channel(layer: nn.Module, out: torch.Tensor) -> torch.Tensor:
@@ -134,8 +154,11 @@ def _shift_to_count(layer: nn.Module, per_image: list[torch.Tensor], mode: str, 
         layer.bias.add_(float(torch.logit(torch.tensor(threshold))) - kth + 0.5)
         return
     # softmax with background at index 0: raise the background logit until the image with the fewest passing
-    # (proposal, class) pairs keeps about target of them with a foreground probability above the threshold
-    layer.bias[0] += min(_background_shift(logits, target, threshold) for logits in per_image)
+    # (proposal, class) pairs keeps about target of them with a foreground probability above the threshold.
+    # "softmax/K": a convolution with K classes for each of its anchors (SSD): every anchor's background moves
+    classes = int(mode.partition("/")[2] or per_image[0].shape[-1])
+    shift = min(_background_shift(logits.reshape(-1, classes), target, threshold) for logits in per_image)
+    layer.bias[0::classes] += shift
 
 
 def _background_shift(logits: torch.Tensor, target: int, threshold: float) -> float:

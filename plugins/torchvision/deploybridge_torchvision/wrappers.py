@@ -28,14 +28,18 @@ class Normalized(nn.Module):
 
 
 class Detector(nn.Module):
-    """torchvision detector on a batch of one image -> (boxes, scores, labels[, masks])."""
+    """torchvision detector on a batch of one image -> (boxes, scores, labels[, masks][, keypoints, keypoints_scores]).
 
-    def __init__(self, model: nn.Module, masks: bool) -> None:
+    Keypoints are N x K x 3 (x, y, visibility; torchvision marks every keypoint visible)."""
+
+    def __init__(self, model: nn.Module, masks: bool, keypoints: bool = False) -> None:
         super().__init__()
         self.model = model
         self.masks = masks
+        self.keypoints = keypoints
 
     def forward(self, images: torch.Tensor):
         det = self.model([images[0]])[0]
         out = (det["boxes"], det["scores"], det["labels"])
-        return out + (det["masks"],) if self.masks else out
+        out += (det["masks"],) if self.masks else ()
+        return out + (det["keypoints"], det["keypoints_scores"]) if self.keypoints else out
