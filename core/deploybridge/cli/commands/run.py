@@ -25,7 +25,6 @@ def run(
     """
     import json
 
-    from deploybridge.cli import console
     from deploybridge.runtime.draw import draw_detections, filter_detections, label_name
     from deploybridge.runtime.image_io import load_rgb
     from deploybridge.runtime.predict import any_predictor, class_thresholds
@@ -46,12 +45,7 @@ def run(
                    for k in range(len(det["scores"]))]
         (out / f"{path.stem}.json").write_text(json.dumps({"image": str(path), "detections": records}, indent=2) + "\n")
         everything[str(path)] = records
-    if json_out:
-        console.print_json(everything)
-    else:
-        for path, records in everything.items():
-            console.out().print(f"{path}: {len(records)} detections -> {out / (Path(path).stem + '.png')}")
-    return 0
+    return _summarise(everything, out, json_out, "detections")
 
 
 def _segment(pixels: dict, predict, categories, out: Path, json_out: bool) -> int:
@@ -60,7 +54,6 @@ def _segment(pixels: dict, predict, categories, out: Path, json_out: bool) -> in
 
     import numpy as np
 
-    from deploybridge.cli import console
     from deploybridge.runtime.draw import draw_class_map, label_name
 
     everything = {}
@@ -72,11 +65,18 @@ def _segment(pixels: dict, predict, categories, out: Path, json_out: bool) -> in
                     "fraction": round(float(n) / classes.size, 6)} for k, n in sorted(zip(found, counts), key=lambda kn: -kn[1])]
         (out / f"{path.stem}.json").write_text(json.dumps({"image": str(path), "classes": records}, indent=2) + "\n")
         everything[str(path)] = records
+    return _summarise(everything, out, json_out, "classes")
+
+
+def _summarise(everything: dict, out: Path, json_out: bool, what: str) -> int:
+    """All images' records as JSON, or one line per image naming its picture."""
+    from deploybridge.cli import console
+
     if json_out:
         console.print_json(everything)
     else:
         for path, records in everything.items():
-            console.out().print(f"{path}: {len(records)} classes -> {out / (Path(path).stem + '.png')}")
+            console.out().print(f"{path}: {len(records)} {what} -> {out / (Path(path).stem + '.png')}")
     return 0
 
 
