@@ -215,23 +215,35 @@ def load(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[st
     return checked(_engines_and_host_steps(backend, folder, manifest, options, host_ops), manifest)
 
 
+def default_host_ops(host_ops: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``host_ops``, or the built-in ones (host NMS) when the caller has none."""
+    if host_ops is not None:
+        return host_ops
+    from deploybridge.runtime.host_nms import HOST_OP
+
+    return {HOST_OP.name: HOST_OP}
+
+
+def constant_values(model) -> dict:
+    """Initializers and Constant nodes' values by name: what a step-by-step run starts from."""
+    from onnx import numpy_helper
+
+    values = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    values.update({name: numpy_helper.to_array(n.attribute[0].t) for name, n in _constant_nodes(model.graph).items()
+                   if n.attribute and n.attribute[0].name == "value"})
+    return values
+
+
 def _engines_and_host_steps(backend, folder: Path, manifest: Mapping[str, Any], options: Mapping[str, Any],
                             host_ops: Mapping[str, Any] | None) -> Callable[[dict], dict]:
     import onnx
-    from onnx import numpy_helper
 
-    if host_ops is None:
-        from deploybridge.runtime.host_nms import HOST_OP
-
-        host_ops = {HOST_OP.name: HOST_OP}
-
+    host_ops = default_host_ops(host_ops)
     folder = Path(folder)
     if not (folder / SEGMENTS).is_dir():
         return backend.load(folder, manifest, options)
     model = onnx.load(str(folder / "model.onnx"))
-    constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    constants.update({name: numpy_helper.to_array(n.attribute[0].t) for name, n in _constant_nodes(model.graph).items()
-                      if n.attribute and n.attribute[0].name == "value"})
+    constants = constant_values(model)
     steps = plan(model)
     engines = [s for s in steps if s.host is None]  # built into segments/0, segments/1, ... in this order
     runners = {id(s): backend.load(folder / SEGMENTS / str(k), manifest, options) for k, s in enumerate(engines)}

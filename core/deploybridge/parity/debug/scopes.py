@@ -114,20 +114,10 @@ def node_scope(node, modules: Mapping[str, object]) -> Scope:
 def body_nodes(model) -> list[tuple[object, str]]:
     """(node, name of the top-level If/Loop/Scan node whose body holds it), for every node inside a body: tensors
     inside a body cannot be read out, so its nodes are reported at their parent."""
-    found: list[tuple[object, str]] = []
+    from deploybridge.convert.onnx_io import iter_nodes
 
-    def walk(graph, top: str) -> None:
-        for node in graph.node:
-            found.append((node, top))
-            for attr in node.attribute:
-                for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                    walk(sub, top)
-
-    for node in model.graph.node:
-        for attr in node.attribute:
-            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                walk(sub, node.name)
-    return found
+    return [(node, top.name) for top in model.graph.node for attr in top.attribute
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs) for node in iter_nodes(sub)]
 
 
 def subgraph_parents(model) -> dict[str, str]:

@@ -15,26 +15,6 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 
-def _constants(model) -> dict[str, np.ndarray]:
-    from onnx import numpy_helper
-
-    from deploybridge.runtime.segments import _constant_nodes
-
-    values = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    for name, node in _constant_nodes(model.graph).items():
-        if node.attribute and node.attribute[0].name == "value":
-            values[name] = numpy_helper.to_array(node.attribute[0].t)
-    return values
-
-
-def _host_ops(host_ops: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if host_ops is not None:
-        return host_ops
-    from deploybridge.runtime.host_nms import HOST_OP
-
-    return {HOST_OP.name: HOST_OP}
-
-
 def session_runner(options: Mapping[str, Any] | None = None) -> Callable[[Path, dict], dict]:
     """(segment path, feed) -> every output of the segment, by ONNX Runtime on the CPU (the reference engine)."""
     from deploybridge.convert.precision_groups import as_session_types
@@ -64,15 +44,16 @@ def read_out(model, feed: Mapping[str, np.ndarray], names: Iterable[str] | None 
     produces), computed from ``feed``, plus the graph's outputs. ``engine`` runs one segment file (default: ORT CPU)."""
     import onnx
 
-    from deploybridge.runtime.segments import plan, segment_model, tensor_signatures, host_op_for, _attributes
+    from deploybridge.runtime.segments import (_attributes, constant_values, default_host_ops, host_op_for, plan,
+                                               segment_model, tensor_signatures)
 
     signatures = tensor_signatures(model)
     types = {n: t for n, (t, _) in signatures.items() if t}
     ranks = {n: r for n, (_, r) in signatures.items()}
     wanted = None if names is None else set(names)
     engine = engine or session_runner()
-    hosts = _host_ops(host_ops)
-    env: dict[str, np.ndarray] = {**_constants(model), **dict(feed)}
+    hosts = default_host_ops(host_ops)
+    env: dict[str, np.ndarray] = {**constant_values(model), **dict(feed)}
     with tempfile.TemporaryDirectory(prefix="deploybridge-debug-") as scratch:
         for k, step in enumerate(plan(model)):
             if step.host is not None:
