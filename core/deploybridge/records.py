@@ -1,8 +1,5 @@
-"""Typed records that plugins register and the pipeline passes along.
-
-Plugins build these and hand them to the ``register`` callback of a registration hook; the host adds the owner and
-rejects duplicate names.
-"""
+"""Typed records that plugins register and the pipeline passes along. Plugins build these and hand them to the
+``register`` callback of a registration hook; the host adds the owner and rejects duplicate names."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -105,6 +102,7 @@ class Tolerance:
     rtol: float = 1e-3
     noise_floor: float | None = None
     basis: str = ""  # how atol was set, for the report: "noise floor", "capped at ...", "floor not measured: ..."
+    peer: str = ""  # how the family's own published check fares against the same floor (LoadedModel.peer_check)
 
 
 @dataclass(frozen=True)
@@ -141,10 +139,11 @@ class LoadedModel:
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
     task: Task | None = None  # what the outputs mean: enables task-aware parity (deploybridge.parity.task)
     categories: Sequence[str] | None = None  # label id -> name (index 0 is background for detectors)
-    # the framework's own, unmodified prediction on the same inputs (outputs named like the declared ones), checked
-    # against the wrapper by deploybridge.parity.framework; framework_name says whose it is ("MMDetection predict")
+    # the framework's own prediction on the same inputs (outputs named like the declared ones), checked against the
+    # wrapper by deploybridge.parity.framework; framework_name says whose it is ("MMDetection predict")
     framework_reference: Callable[[tuple], dict] | None = None
     framework_name: str = ""
+    peer_check: Tolerance | None = None  # the framework's published check (basis names it), judged by Tolerance.peer
 
     @property
     def output_names(self) -> list[str]:

@@ -37,3 +37,21 @@ def test_free_dims_without_bounds_take_any_size():
     free = {"inputs": [{"name": "images", "dtype": "float32", "shape": [1, 3, "height", "width"]}]}
     assert checked(echo, free)({"images": np.ones((1, 3, 7, 9), np.float32)})["out"] == 3 * 7 * 9
     assert checked(echo, {}) is echo  # no manifest inputs (a runner used during convert): nothing to check
+
+
+def test_an_image_normalised_before_an_artifact_that_normalises_is_refused():
+    """fast-reid#147/#177: normalising before a graph that normalises computes on the image twice, silently."""
+    import numpy as np
+
+    from deploybridge.runtime.input_check import range_problem
+
+    pre = {"value_range": "0-255 float, before normalisation (the graph normalises)", "mean": [123.675, 116.28, 103.53],
+           "std": [58.395, 57.12, 57.375]}
+    pixels = np.random.default_rng(0).uniform(0, 255, (1, 3, 8, 8)).astype(np.float32)
+    assert range_problem("images", pixels, pre) is None
+    twice = (pixels - 123.675) / 58.395
+    assert "looks normalised already" in range_problem("images", twice, pre)
+    assert "looks scaled to 0-1" in range_problem("images", pixels / 255.0, pre)
+    assert "up to" in range_problem("images", pixels * 4, pre)
+    assert range_problem("images", np.zeros((1, 3, 8, 8), np.float32), pre) is None  # a black image is an image
+    assert range_problem("images", twice, {"input": "float32 RGB in [0, 1]"}) is None  # contract unknown: not judged

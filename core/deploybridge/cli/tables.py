@@ -68,7 +68,7 @@ def task_table(v: Verification) -> Table | None:
     for col in ["input seed", *keys, "result"]:
         table.add_column(col.replace("_", " "))
     for label, t in checks:
-        cells = [_metric(t["metrics"][k]) for k in keys]
+        cells = [_metric(t["metrics"][k]) if k in t["metrics"] else "n/a" for k in keys]  # a batch too small to rank
         table.add_row(label, *cells, "[green]ok[/]" if t["passed"] else "[red]FAIL[/] " + "; ".join(t["failures"]))
     return table
 

@@ -33,6 +33,29 @@ def one_class(outputs: Sequence[OutputSpec], reference: Mapping[str, np.ndarray]
     return int(classes[0]) if len(classes) == 1 else None
 
 
+PARALLEL_COSINE = 0.99999
+
+
+def parallel_embeddings(outputs: Sequence[OutputSpec], references: Sequence[Mapping[str, np.ndarray]],
+                        task) -> str | None:
+    """Why an embedder's reference vectors say nothing: all of them, over every input, point the same way (an
+    untrained embedder's collapse), so no artifact could rank them differently; or None."""
+    from deploybridge.records import Task
+
+    if Task.parse(task) is not Task.EMBEDDING or not outputs:
+        return None
+    rows = np.concatenate([np.asarray(ref[outputs[0].name], np.float64).reshape(len(ref[outputs[0].name]), -1)
+                           for ref in references])
+    if len(rows) < 2:
+        return None
+    unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-300)
+    least = float((unit @ unit.T).min())
+    if least < PARALLEL_COSINE:
+        return None
+    return (f"the reference's {len(rows)} embeddings all point the same way (pairwise cosine similarity at least"
+            f" {least:.6f}), so no ranking was compared")
+
+
 def inconclusive_reason(outputs: Sequence[OutputSpec], references: Sequence[Mapping[str, np.ndarray]],
                         task=None) -> str | None:
     """Why the reference outputs on the verification inputs leave nothing to compare, or None."""
@@ -51,6 +74,9 @@ def inconclusive_reason(outputs: Sequence[OutputSpec], references: Sequence[Mapp
         first = values[0].flat[0]
         if all(np.all(v == first) for v in values):
             return f"output '{o.name}' is the constant {first:.6g} on every verification input"
+    parallel = parallel_embeddings(outputs, references, task)
+    if parallel:
+        return parallel
     single = [one_class(outputs, ref, task) for ref in references]
     if all(c is not None for c in single):
         shown = ", ".join(map(str, sorted(set(single))))

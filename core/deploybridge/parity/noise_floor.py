@@ -38,6 +38,7 @@ class Floor:
     values: dict[str, float] | None
     problem: str | None = None
     float16: bool = False  # scaled to float16's rounding (an estimate, not a measurement)
+    peer: dict[str, str] | None = None  # output -> how the family's published check fares against float64
 
 
 def measure(loaded: LoadedModel, seeds: Sequence[int], reference: Callable[[int], tuple[dict, dict]]) -> Floor:
@@ -50,6 +51,7 @@ def measure(loaded: LoadedModel, seeds: Sequence[int], reference: Callable[[int]
         return Floor(None, f"the model cannot be copied to float64 ({first_line(exc, 120)})")
     zero = {o.name: Tolerance(0.0, 0.0) for o in loaded.outputs}
     floor = {o.name: 0.0 for o in loaded.outputs}
+    broken = {o.name: [0, 0] for o in loaded.outputs}  # elements outside the peer's bound, elements compared
     for seed in seeds:
         _, ref32 = reference(seed)
         inputs = tuple(t.double() if t.is_floating_point() else t for t in loaded.make_inputs(seed))
@@ -64,7 +66,31 @@ def measure(loaded: LoadedModel, seeds: Sequence[int], reference: Callable[[int]
         for c in check.outputs:
             if c.max_abs is not None:  # a detection count that differs in float64 says nothing about noise
                 floor[c.name] = max(floor[c.name], c.max_abs)
-    return Floor(floor)
+                if loaded.peer_check is not None:
+                    _count_outside(broken[c.name], ref32[c.name], ref64[c.name], loaded.peer_check)
+    return Floor(floor, peer=_peer_notes(loaded.peer_check, broken, floor) if loaded.peer_check else None)
+
+
+def _count_outside(tally: list, got, exact, bound: Tolerance) -> None:
+    got, exact = np.asarray(got, np.float64), np.asarray(exact, np.float64)
+    if got.shape == exact.shape and got.dtype.kind == "f":
+        tally[0] += int((np.abs(got - exact) > bound.atol + bound.rtol * np.abs(exact)).sum())
+        tally[1] += got.size
+
+
+def _peer_notes(peer: Tolerance, broken: Mapping[str, list], floor: Mapping[str, float]) -> dict[str, str]:
+    """Seed 003: a published check is only meaningful above the model's float32 noise. Per output, whether PyTorch in
+    float32 itself passes ``peer`` against float64 on the verification inputs."""
+    notes = {}
+    for name, (outside, total) in broken.items():
+        if not total:
+            continue
+        if outside:
+            notes[name] = (f"{peer.basis} is below float32 noise for this model: PyTorch float32 vs float64 already"
+                           f" breaks it on {outside / total:.2%} of elements (noise floor {floor[name]:.2g})")
+        else:
+            notes[name] = f"{peer.basis} holds for PyTorch float32 vs float64 here (noise floor {floor[name]:.2g})"
+    return notes
 
 
 def as_float16(floor: Floor, keep: Collection[str] = ()) -> Floor:
@@ -78,7 +104,7 @@ def as_float16(floor: Floor, keep: Collection[str] = ()) -> Floor:
     if floor.values is None:
         return replace(floor, float16=True)
     values = {n: v if n in keep else v * FLOAT16_OVER_FLOAT32 for n, v in floor.values.items()}
-    return Floor(values, floor.problem, float16=True)
+    return Floor(values, floor.problem, float16=True, peer=floor.peer)
 
 
 def output_scales(references: Sequence[Mapping[str, object]]) -> dict[str, float]:
@@ -113,7 +139,7 @@ def tolerances_from_floor(outputs: Sequence[OutputSpec], floor: Floor, base: Map
                      f"{estimate} would be {wanted:.3g}")
         else:
             atol, basis = wanted, f"{NOISE_FACTOR:g} x noise floor{estimate}"
-        tolerances[o.name] = replace(tol, atol=atol, noise_floor=value, basis=basis)
+        tolerances[o.name] = replace(tol, atol=atol, noise_floor=value, basis=basis, peer=(floor.peer or {}).get(o.name, ""))
     return tolerances
 
 

@@ -84,7 +84,7 @@ def task_parity(task: Task | str | None, ref: Mapping[str, np.ndarray], got: Map
         if g is None:
             return TaskCheck(task.value, False, {}, [f"backend lacks the output {name}"])
         if task is Task.EMBEDDING:
-            metrics, failures = embedding.check(r, g, bounds)
+            metrics, failures = embedding.check(r, g, bounds, tie_margin)
         elif task is Task.CLASSIFICATION:
             metrics, failures = dense.classification(r, g, bounds, tie_margin)
         else:

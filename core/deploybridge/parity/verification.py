@@ -64,7 +64,8 @@ class Verification:
     def tolerance_notes(self) -> list[str]:
         """The outputs whose atol did not come from a measured noise floor: capped at the ceiling, or not measured."""
         return [f"{name} {t['basis']}" for name, t in self.tolerances.items()
-                if str(t.get("basis", "")).startswith(("capped", "default, noise floor not measured"))]
+                if str(t.get("basis", "")).startswith(("capped", "default, noise floor not measured"))] + [
+            f"{name}: {t['peer']}" for name, t in self.tolerances.items() if t.get("peer")]
 
 
 def _backend_failed(seed: int, outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray],

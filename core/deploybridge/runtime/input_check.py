@@ -41,11 +41,40 @@ def problem(name: str, shape: tuple, dims: list, low: list | None, high: list | 
     return None
 
 
+def range_problem(name: str, value, preprocessing: Mapping[str, Any]) -> str | None:
+    """Why an image input is not in the value range the artifact takes, or None.
+
+    A model that normalises inside its graph (fastreid, MMDetection, Detectron2: ``value_range`` 0-255 in the
+    manifest) given an image someone already normalised computes on it a second time, and its outputs are wrong with
+    no error anywhere (fast-reid#147, #177): negative values are the sign of it; values within 0-1 that of an
+    image scaled for another contract."""
+    import numpy as np
+
+    if not str(preprocessing.get("value_range", "")).startswith("0-255"):
+        return None
+    a = np.asarray(value)
+    if a.dtype.kind != "f" or not a.size:
+        return None
+    low, high = float(a.min()), float(a.max())
+    mean, std = preprocessing.get("mean"), preprocessing.get("std")
+    inside = f" (mean {mean}, std {std})" if mean and std else ""
+    if low < -1.0:
+        return (f"input '{name}' has values down to {low:.3g}: it looks normalised already, and this artifact normalises"
+                f" inside its graph{inside}; feed 0-255 RGB pixels, not normalised ones")
+    if high > 256.0:
+        return f"input '{name}' has values up to {high:.4g}; this artifact takes 0-255 pixel values"
+    if 0.0 < high <= 1.0:
+        return (f"input '{name}' lies within 0-{high:.3g}: it looks scaled to 0-1, and this artifact takes 0-255 pixel"
+                f" values (it normalises inside{inside}); do not divide by 255")
+    return None
+
+
 def checked(runner: Callable[[dict], dict], manifest: Mapping[str, Any]) -> Callable[[dict], dict]:
     """``runner`` that refuses, in one line, an input the artifact does not take (exit 2)."""
     rows = expected(manifest)
     if not rows:
         return runner
+    pre, image = manifest.get("preprocessing") or {}, next(iter(rows))
 
     def run(inputs: dict) -> dict:
         unknown = [n for n in inputs if n not in rows]
@@ -55,6 +84,9 @@ def checked(runner: Callable[[dict], dict], manifest: Mapping[str, Any]) -> Call
             why = problem(name, tuple(value.shape), *rows[name])
             if why:
                 raise DeployError(f"{why}; resize the input, or re-convert with --input-shape / --dynamic")
+        why = range_problem(image, inputs[image], pre) if image in inputs else None
+        if why:
+            raise DeployError(why)
         return runner(inputs)
 
     return run

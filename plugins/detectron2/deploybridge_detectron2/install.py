@@ -10,14 +10,15 @@ source is used as it is.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import sysconfig
 import tempfile
 from importlib import metadata, util
 from pathlib import Path
 
 from deploybridge.errors import DeployError
+from deploybridge.plugins.pip import install_keeping_torch
+from deploybridge.plugins.pip import pip_install as _pip
+from deploybridge.plugins.pip import version as _version
 
 WHEEL = ("sal-detectron2", "0.7.2")
 # what the wheel imports (its own metadata pins numpy<2, which is wrong here); setuptools<81 keeps pkg_resources,
@@ -34,14 +35,6 @@ def installed() -> str | None:
         return metadata.version(WHEEL[0])
     except metadata.PackageNotFoundError:
         return "source build"
-
-
-def _pip(args: list[str], quiet: bool) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *(["-q"] if quiet else []), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()][-1:] or ["(no output)"]
-        raise DeployError(f"pip could not install {', '.join(a for a in args if not a.startswith('-'))}: {last[0][:200]}")
 
 
 def _missing_needs() -> list[str]:
@@ -66,7 +59,7 @@ def install_detectron2(quiet: bool = False) -> list[str]:
     todo = _missing_needs()
     torch_before = _version("torch")
     if todo:
-        _pip(todo + ([f"torch=={torch_before}"] if torch_before else []), quiet)
+        install_keeping_torch(todo, quiet, "detectron2's dependencies")
         done += todo
     if installed() is None:
         site = Path(sysconfig.get_paths()["purelib"])
@@ -85,10 +78,3 @@ def install_detectron2(quiet: bool = False) -> list[str]:
         raise DeployError(f"installing detectron2 changed torch from {torch_before} to {_version('torch')};"
                           f" reinstall torch=={torch_before}")
     return done
-
-
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None

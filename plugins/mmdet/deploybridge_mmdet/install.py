@@ -6,11 +6,10 @@ allowed to replace it (pip is told to keep the current one).
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-from importlib import metadata
-
 from deploybridge.errors import DeployError
+from deploybridge.plugins.pip import install_keeping_torch
+from deploybridge.plugins.pip import pip_install as _pip
+from deploybridge.plugins.pip import version as installed
 
 PACKAGES = {"mmengine": "0.10.7", "mmcv-lite": "2.1.0", "mmdet": "3.3.0"}
 # MMDeploy, the peer exporter (`--exporter mmdeploy`): installed without its dependencies, since its protobuf<=3.20.2
@@ -19,24 +18,9 @@ MMDEPLOY = {"mmdeploy": "1.3.1"}
 MMDEPLOY_NEEDS = ("aenum", "grpcio", "multiprocess", "prettytable", "dill", "wcwidth")
 
 
-def installed(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def missing() -> dict[str, str]:
     """Packages whose installed version is not the pinned one."""
     return {n: v for n, v in PACKAGES.items() if installed(n) != v}
-
-
-def _pip(args: list[str], quiet: bool) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *(["-q"] if quiet else []), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()][-1:] or ["(no output)"]
-        raise DeployError(f"pip could not install {', '.join(a for a in args if not a.startswith('-'))}: {last[0][:200]}")
 
 
 def install_mmdeploy(quiet: bool = False) -> list[str]:
@@ -67,9 +51,5 @@ def _install_packages(todo: dict[str, str], quiet: bool) -> list[str]:
         return []
     if installed("mmcv") and installed("mmcv") != PACKAGES["mmcv-lite"]:
         raise DeployError(f"mmcv {installed('mmcv')} is installed; mmdet 3.3.0 needs mmcv < 2.2: pip uninstall mmcv, then re-run")
-    torch_before = installed("torch")
-    pins = [f"{n}=={v}" for n, v in todo.items()] + ([f"torch=={torch_before}"] if torch_before else [])
-    _pip(pins, quiet)
-    if installed("torch") != torch_before:
-        raise DeployError(f"installing mmdet changed torch from {torch_before} to {installed('torch')}; reinstall torch=={torch_before}")
+    install_keeping_torch([f"{n}=={v}" for n, v in todo.items()], quiet, "mmdet")
     return [f"{n}=={v}" for n, v in todo.items()]
