@@ -13,7 +13,7 @@ DEMO_OUT   ?= artifacts/demo
 
 .PHONY: install demo test clean
 
-PLUGINS := rewrites plugins/torchvision plugins/mmdet plugins/solo plugins/detectron2
+PLUGINS := rewrites plugins/torchvision plugins/mmdet plugins/solo plugins/detectron2 plugins/fastreid
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,9 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@$(BIN)/deploy install mmdeploy
 	@# Detectron2 0.7.2 (sal-detectron2 without its cp310 _C: pure Python, nothing to compile); keeps the torch above
 	@$(BIN)/deploy install detectron2
-	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, deploybridge_detectron2, mmdet, detectron2, openvino; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@# fastreid 1.4.0 --no-deps (it pins torch 1.13.1) plus yacs, tabulate, termcolor, pyyaml
+	@$(BIN)/deploy install fastreid
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, deploybridge_detectron2, deploybridge_fastreid, mmdet, detectron2, fastreid.modeling, openvino; assert torch.__version__.startswith('2.14.1'), torch.__version__"
 	@touch $@
 
 install: $(STAMP)

@@ -42,19 +42,21 @@ DISTS = {
     # loaded by `deploy plugins` below; Detectron2 itself is not installed here (`deploy install detectron2` builds
     # fvcore and iopath from source and pulls matplotlib and hydra: minutes), so no detectron2 conversion
     "deploybridge-detectron2": ("plugins/detectron2", "deploybridge_detectron2"),
+    "deploybridge-fastreid": ("plugins/fastreid", "deploybridge_fastreid"),
 }
-PLUGINS = ["rewrites", "torchvision", "mmdet", "solo", "detectron2"]
+PLUGINS = ["rewrites", "torchvision", "mmdet", "solo", "detectron2", "fastreid"]
 # package data each conversion below reads, as importlib.resources sees it in the venv
 DATA = {"deploybridge": ["lint/data"], "deploybridge_torchvision": ["checkpoints"],
-        "deploybridge_solo": ["checkpoints", "configs/solov2_shapes.py"]}
+        "deploybridge_solo": ["checkpoints", "configs/solov2_shapes.py"], "deploybridge_fastreid": ["checkpoints"]}
 CONVERSIONS = [  # (what it reads, deploy convert arguments, --out)
     ("torchvision shapes_maskrcnn (checkpoint)", ["--plugin", "torchvision", "--model", "shapes_maskrcnn"], "tv"),
     ("solo solov2_shapes (config + checkpoint)", ["--plugin", "solo", "--model", "solov2_shapes"], "solo"),
     ("mmdet retinanet_r18 (mmdet's bundled config)",
      ["--plugin", "mmdet", "--config", "retinanet/retinanet_r18_fpn_1x_coco", "--random-weights"], "retina"),
+    ("fastreid shapes_reid (checkpoint)", ["--plugin", "fastreid", "--model", "shapes_reid"], "reid"),
 ]
 SKIP = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", "*.pyc", "tests", ".pytest_cache")
-STEPS = 10
+STEPS = 11
 OUTPUT_LINES = 300  # the last lines of a failing step's output that are printed
 
 PROBE = r"""
@@ -244,8 +246,9 @@ class Checker:
         t = self.step(3, f"install the {len(DISTS)} wheels (not editable; the torch pins again)")
         self.run("install wheels", self.pip_install(sorted(self.wheels.glob("*.whl"))))
         self.done(t)
-        t = self.step(4, "deploy install mmdet")
+        t = self.step(4, "deploy install mmdet, deploy install fastreid")
         out = self.run("deploy install mmdet", [self.bin / "deploy", "install", "mmdet"]).strip()
+        out += "\n" + self.run("deploy install fastreid", [self.bin / "deploy", "install", "fastreid"]).strip()
         self.done(t, out.splitlines()[-1] if out else "")
         self.check_origins()
         self.plugins()

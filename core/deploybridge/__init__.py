@@ -23,6 +23,7 @@ PLUGIN_API = (
     "deploybridge.evaluation.datasets.shapes",  # the embedded shapes dataset (for families with shapes-trained models)
     "deploybridge.evaluation.ap_delta",  # AP of a model on a dataset (training scripts' validation)
     "deploybridge.runtime.image_io",  # images fed and outputs read as deploy run / --eval do (to_input, detect)
+    "deploybridge.runtime.predict",  # artifacts run from a plugin's own evaluation (artifact_runner, artifact_predictor)
     "deploybridge.plugins.pip",  # installers: installed versions, pip install keeping the installed torch
 )
 

@@ -160,6 +160,7 @@ class Family:
     description: str = ""
     order: int = 100
     owner: str = ""
+    default_model: str = ""  # what `deploy convert --plugin NAME` converts when no --model or --config is given
 
 
 # which exporters each rewrite kind can act on ("*": any, including a family's own, e.g. mmdeploy)

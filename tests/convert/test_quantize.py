@@ -51,12 +51,12 @@ def test_calibration_from_a_folder_of_images(tmp_path):
 
     spec = ModelSpec(family="", model="shapes_retinanet")
     loaded = load_model(resolve_family(Host(only=["torchvision"]), spec, "torchvision"), spec)
-    pixels = [validation_image(k, 160) for k in range(3)]  # not the model's 192: fed through its own resize
+    pixels = [validation_image(k, 160) for k in range(8)]  # not the model's 192: fed through its own resize
     for k, p in enumerate(pixels):
         Image.fromarray(p).save(tmp_path / f"{k}.png")
     (tmp_path / "notes.txt").write_text("not an image")
     calib = calibration(loaded, 0, tmp_path)
-    assert len(calib.feeds) == 3 and "3 images from" in calib.source
+    assert len(calib.feeds) == 8 and "8 images from" in calib.source
     for feed, p in zip(calib.feeds, pixels):
         expected, _ = to_input(p, (1, 3, 192, 192), loaded.preprocessing)  # what `deploy run` feeds
         assert feed["images"].shape == (1, 3, 192, 192)
@@ -65,14 +65,18 @@ def test_calibration_from_a_folder_of_images(tmp_path):
     assert len(seeded.feeds) == 8 and not np.array_equal(seeded.feeds[0]["images"], calib.feeds[0]["images"])
 
 
-@pytest.mark.parametrize("make", ["missing", "empty"])
-def test_bad_calibration_folder_is_one_line(cli, tmp_path, make):
+@pytest.mark.parametrize("make, said", [("missing", "no such folder"), ("empty", "no image files"),
+                                        ("too few", "3 image(s); int8 calibration needs at least 8"),
+                                        ("wrong size", "is 192x48, this model takes 192x192")])
+def test_bad_calibration_folder_is_one_line(cli, tmp_path, make, said):
     folder = tmp_path / "calib"
-    if make == "empty":
+    if make != "missing":
         folder.mkdir()
+    for k in range({"too few": 3, "wrong size": 8}.get(make, 0)):
+        Image.fromarray(np.full((192, 192 if make == "too few" or k else 48, 3), 90, np.uint8)).save(folder / f"{k}.png")
     result = cli("convert", "--plugin", "torchvision", "--model", "shapes_retinanet", "--int8", "--calibration", folder,
                  "--out", tmp_path / "art")
-    assert_one_line_error(result, 2, "--calibration")
+    assert_one_line_error(result, 2, said)
     assert not (tmp_path / "art").exists()
 
 

@@ -128,6 +128,10 @@ def test_a_tensor_method_rewrite_leaves_tensors_no_sequences_afterwards():
                           wrap=True)]) as result:
         assert x[i, j].tolist() == [3, 9]
         assert result.calls["negative_index"] == 1
+        # while in force too: the legacy exporter's own symbolics build torch.tensor([0-d tensor]) when they slice a
+        # shape (fastreid AGW/SBS failed with "len() of a 0-d tensor"; planted: keep_sequence() not called -> fails)
+        assert torch.tensor([torch.tensor(-1)]).tolist() == [-1]
+        assert x[i, j].tolist() == [3, 9] and result.calls["negative_index"] == 2  # indexing still reaches the patch
     assert "__getitem__" not in vars(torch.Tensor)
     assert torch.tensor([torch.tensor(-1)]).tolist() == [-1]
 

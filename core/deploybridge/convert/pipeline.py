@@ -15,7 +15,7 @@ from deploybridge import __version__
 from deploybridge.convert import artifact, artifact_readme, onnx_io, precision_search, rewriting
 from deploybridge.convert import warning_triage as triage
 from deploybridge.convert.manifest import build_manifest
-from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
+from deploybridge.convert.resolve import load_model, model_or_default, resolve_backend, resolve_family
 from deploybridge.errors import DeployError
 from deploybridge.parity import noise_floor as noise
 from deploybridge.parity.tensor import tolerances_for
@@ -95,7 +95,7 @@ def convert(host: Host, spec: ModelSpec, opts: ConvertOptions, plugin: str | Non
 
         recommend.requested(host, backend.name, opts.compare_backends)
     family = resolve_family(host, spec, plugin)
-    spec = ModelSpec(**{**spec.__dict__, "family": family.name})
+    spec = ModelSpec(**{**spec.__dict__, "family": family.name, "model": model_or_default(family, spec.model)})
     timings: dict[str, float] = {}
 
     @contextmanager

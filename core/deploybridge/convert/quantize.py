@@ -27,6 +27,9 @@ from deploybridge.parity.user_inputs import IMAGE_SUFFIXES
 
 CALIBRATION_INPUTS = 8  # seeded calibration inputs when no folder is given
 MAX_CALIBRATION_IMAGES = 32  # from a folder: evenly spaced over its sorted images (calibration runs every tensor)
+MIN_CALIBRATION_IMAGES = 8  # fewer give ranges that clip the activations of the next real image
+# an image further than this from the model's input size (factor per side, or aspect ratio) is not what it will see
+MAX_SIZE_FACTOR, MAX_ASPECT_FACTOR = 4.0, 1.5
 
 
 @dataclass
@@ -43,6 +46,9 @@ def calibration_images(folder: Path) -> list[str]:
     images = sorted(str(p.resolve()) for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not images:
         raise DeployError(f"--calibration {folder}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    if len(images) < MIN_CALIBRATION_IMAGES:
+        raise DeployError(f"--calibration {folder}: {len(images)} image(s); int8 calibration needs at least"
+                          f" {MIN_CALIBRATION_IMAGES} like the ones the model will see (ranges from fewer clip real inputs)")
     if len(images) > MAX_CALIBRATION_IMAGES:
         step = len(images) / MAX_CALIBRATION_IMAGES
         images = [images[int(k * step)] for k in range(MAX_CALIBRATION_IMAGES)]
@@ -57,6 +63,7 @@ def calibration(loaded, seed: int, folder: Path | None) -> Calibration:
         from deploybridge.parity.user_inputs import accepting_images
 
         keys: Sequence = calibration_images(folder)
+        check_sizes(keys, tuple(loaded.make_inputs(calibration_seeds(seed, 1)[0])[0].shape), folder)
         make = accepting_images(loaded).make_inputs
         source = f"{len(keys)} images from {folder}, fed as `deploy run` feeds them"
     else:
@@ -64,6 +71,22 @@ def calibration(loaded, seed: int, folder: Path | None) -> Calibration:
         source = f"{len(keys)} inputs of the family at calibration seeds (never a verification input)"
     feeds = [{n: t.detach().cpu().numpy() for n, t in zip(loaded.input_names, make(k))} for k in keys]
     return Calibration(feeds, source)
+
+
+def check_sizes(images: Sequence[str], shape: tuple, folder: Path) -> None:
+    """One-line error for a calibration image far from the model's input size (``shape``: N x C x H x W): resized to
+    it, its activations are not the ones the model will see, and int8 ranges calibrated on them are wrong."""
+    from PIL import Image
+
+    h, w = int(shape[-2]), int(shape[-1])
+    for path in images:
+        with Image.open(path) as im:
+            iw, ih = im.size
+        factors = (ih / h, iw / w)
+        aspect = (ih / iw) / (h / w)
+        if not all(1 / MAX_SIZE_FACTOR <= f <= MAX_SIZE_FACTOR for f in factors) or not 1 / MAX_ASPECT_FACTOR <= aspect <= MAX_ASPECT_FACTOR:
+            raise DeployError(f"--calibration {folder}: {Path(path).name} is {ih}x{iw}, this model takes {h}x{w}; calibrate"
+                              f" on images of the size and aspect the model will see")
 
 
 class _Reader:

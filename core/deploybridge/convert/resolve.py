@@ -38,8 +38,18 @@ def resolve_backend(host: Host, name: str) -> Backend:
     return backends[name]
 
 
+def model_or_default(family: Family, model: str) -> str:
+    """``model``, or the family's default model when none was given (``deploy convert --plugin NAME`` alone)."""
+    if model:
+        return model
+    if not family.default_model:
+        raise DeployError(f"family '{family.name}' has no default model; give --model NAME"
+                          f"{' (one of ' + ', '.join(family.models) + ')' if family.models else ' or --config'}")
+    return family.default_model
+
+
 def load_model(family: Family, spec: ModelSpec) -> LoadedModel:
-    if family.models and spec.model not in family.models:
+    if family.models and spec.model not in family.models and not spec.config:  # a config path is not a listed model
         raise DeployError(f"unknown model '{spec.model}' for family '{family.name}'{did_you_mean(spec.model, family.models)}; known: {', '.join(family.models)}")
     from deploybridge.convert.dynamic import with_dynamic
 

@@ -115,39 +115,48 @@ def _patched(owner: Any, attr: str, value: Any) -> Iterator[Any]:
             delattr(owner, attr)
 
 
-def _slot_tables(cls: type) -> list[tuple[int, int]]:
+def _slot_tables(cls: type) -> dict[str, tuple[int, int]]:
     """(address, size) of ``cls``'s number, sequence and mapping method tables, where this is a CPython 3.11-3.13
     heap type laid out as expected (its name and basic size read back at their offsets); empty otherwise."""
     import ctypes
     import sys
 
     if sys.implementation.name != "cpython" or not (3, 11) <= sys.version_info[:2] <= (3, 13):
-        return []
+        return {}
     word = ctypes.sizeof(ctypes.c_void_p)
     base = id(cls)
     name = ctypes.c_char_p.from_address(base + 3 * word).value or b""
     if name.split(b".")[-1] != cls.__name__.encode() or ctypes.c_ssize_t.from_address(base + 4 * word).value != cls.__basicsize__:
-        return []
+        return {}
     # tp_as_number, tp_as_sequence, tp_as_mapping: words 12, 13, 14; tables of 36, 10 and 3 function pointers
-    tables = [(ctypes.c_void_p.from_address(base + index * word).value, count * word)
-              for index, count in ((12, 36), (13, 10), (14, 3))]
-    return [(address, size) for address, size in tables if address]
+    tables = {table: (ctypes.c_void_p.from_address(base + index * word).value, count * word)
+              for table, index, count in (("number", 12, 36), ("sequence", 13, 10), ("mapping", 14, 3))}
+    return {table: (address, size) for table, (address, size) in tables.items() if address}
 
 
 @contextmanager
-def _slots_kept(owner: Any, attr: str) -> Iterator[None]:
+def _slots_kept(owner: Any, attr: str) -> Iterator[Callable[[], None]]:
     """Put ``owner``'s C slot tables back as they were after a dunder it inherits was patched and removed: CPython
     leaves a generic slot behind (Tensor.__getitem__ -> sq_item), after which every tensor passes PySequence_Check
     and ``torch.tensor([torch.tensor(-1)])`` fails with "len() of a 0-d tensor" for the rest of the process (MMDeploy's
-    exports after any legacy one did)."""
+    exports after any legacy one did). Yields a function that puts the sequence table back while the patch is in
+    force too: the legacy exporter itself calls ``torch.tensor([0-d tensor])`` (slicing a shape, fastreid's AGW and
+    SBS, torchvision's SSD), and indexing still reaches the patch through the mapping slot."""
     import ctypes
 
     inherited_dunder = isinstance(owner, type) and attr.startswith("__") and attr not in vars(owner)
-    saved = [(address, ctypes.string_at(address, size)) for address, size in _slot_tables(owner)] if inherited_dunder else []
+    tables = _slot_tables(owner) if inherited_dunder else {}
+    saved = {table: (address, ctypes.string_at(address, size)) for table, (address, size) in tables.items()}
+
+    def keep_sequence() -> None:
+        if "sequence" in saved:
+            address, data = saved["sequence"]
+            ctypes.memmove(address, data, len(data))
+
     try:
-        yield
+        yield keep_sequence
     finally:
-        for address, data in saved:
+        for address, data in saved.values():
             ctypes.memmove(address, data, len(data))
 
 
@@ -167,8 +176,9 @@ def _python_patch(rw: Rewrite, applied: Applied, stack: ExitStack) -> None:
         stack.enter_context(_patched(owner, attr, replacement))
         return
     applied.calls[rw.name] = 0
-    stack.enter_context(_slots_kept(owner, attr))  # entered first: restored after the patch is removed
+    keep_sequence = stack.enter_context(_slots_kept(owner, attr))  # entered first: restored after the patch is removed
     stack.enter_context(_patched(owner, attr, _counted(replacement, applied.calls, rw.name)))
+    keep_sequence()  # tensors stay non-sequences while patched (x[i] still reaches the patch: mp_subscript)
 
 
 @contextmanager

@@ -29,6 +29,11 @@ SEGMENTATION_PLANTED = {
                     " their second-best class",
     "zeros": "the segmentation scores all zeros (seed 004: a TensorRT engine whose output was all zeros)",
 }
+# errors in an embedder's N x D vectors (its first output)
+EMBEDDING_PLANTED = {
+    "rank_flip": "the first query's vector moved the least that makes its second-best gallery match its best (a re-id"
+                 " mismatch that a per-vector cosine bound can let through)",
+}
 CLASS_REGION_FRACTION = 0.02  # twice what min_class_iou 0.99 lets through
 
 
@@ -36,13 +41,18 @@ def check_plant(name: str, output_names, task=None) -> None:
     """A one-line error for an unknown error name, or one the artifact has no output (or not the task) for."""
     from deploybridge.records import Task
 
+    if name in EMBEDDING_PLANTED:
+        if Task.parse(task) is not Task.EMBEDDING:
+            raise DeployError(f"--plant {name} changes an embedder's vectors; this artifact's task is"
+                              f" {Task.parse(task).value if Task.parse(task) else 'not declared'}")
+        return
     if name in SEGMENTATION_PLANTED:
         if Task.parse(task) is not Task.SEMANTIC_SEGMENTATION:
             raise DeployError(f"--plant {name} changes a semantic segmentation's class scores; this artifact's task is"
                               f" {Task.parse(task).value if Task.parse(task) else 'not declared'}")
         return
     if name not in PLANTED:
-        raise DeployError(f"unknown planted error '{name}'; choose one of {', '.join([*PLANTED, *SEGMENTATION_PLANTED])}")
+        raise DeployError(f"unknown planted error '{name}'; choose one of {', '.join([*PLANTED, *SEGMENTATION_PLANTED, *EMBEDDING_PLANTED])}")
     if model_name(NEEDS[name], output_names) is None:  # "classes" is a "labels" output
         raise DeployError(f"--plant {name} changes the '{NEEDS[name]}' output, which this artifact does not have"
                           f" (outputs: {', '.join(output_names)})")
@@ -81,6 +91,10 @@ def plant(name: str, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     """``outputs`` with the error planted into its first object (the largest, for masks); unchanged without objects.
     A segmentation error goes into the first output, the class scores."""
     out = {k: np.array(v, copy=True) for k, v in outputs.items()}
+    if name in EMBEDDING_PLANTED:
+        first = next(iter(out))
+        out[first] = _rank_flip(out[first])
+        return out
     if name in SEGMENTATION_PLANTED:
         scores = next(iter(out))
         out[scores] = _class_region(out[scores]) if name == "class_region" else np.zeros_like(out[scores])
@@ -102,6 +116,27 @@ def plant(name: str, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
         target[0, [0, 2]] += 2.0
     else:
         target[0] = target[0] - 0.05 if target[0] > 0.95 else target[0] + 0.05
+    return out
+
+
+def _rank_flip(vectors: np.ndarray) -> np.ndarray:
+    """Row 0 (the first query) moved toward its second-best gallery row (odd rows) until that ranks first, by 1 % of
+    their gap past the tie; a batch too small to hold a gallery of two is left as it is."""
+    if len(vectors) < 4:
+        return vectors
+    unit = lambda v: v / max(float(np.linalg.norm(v)), 1e-30)  # noqa: E731
+    q, gallery = vectors[0].astype(np.float64), vectors[1::2].astype(np.float64)
+    sims = np.array([unit(q) @ unit(g) for g in gallery])
+    best, second = np.argsort(-sims)[:2]
+    direction = (unit(gallery[second]) - unit(gallery[best])) * np.linalg.norm(q)
+    lo, hi = 0.0, 1.0
+    while unit(q + hi * direction) @ (unit(gallery[second]) - unit(gallery[best])) <= 0:
+        hi *= 2
+    for _ in range(60):  # the least move that flips the two
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if unit(q + mid * direction) @ (unit(gallery[second]) - unit(gallery[best])) > 0 else (mid, hi)
+    out = vectors.copy()
+    out[0] = (q + hi * 1.01 * direction).astype(vectors.dtype)
     return out
 
 

@@ -19,6 +19,14 @@ def artifact_predictor(folder: Path, backend_name: str | None = None, options: M
     return manifest, _detector(folder, manifest, backend_name, options)
 
 
+def artifact_runner(folder: Path, backend_name: str | None = None, allow_unverified: bool = False):
+    """(manifest, ``run(inputs by name) -> outputs by name``) for the artifact in ``folder``, host steps included,
+    inputs checked against the manifest (shape, value range) first: an artifact run from a script or a plugin's
+    own evaluation, on arrays it prepares. Unverified artifacts are refused as above."""
+    manifest = _verified_manifest(folder, allow_unverified)
+    return manifest, _runner(folder, manifest, backend_name, None)
+
+
 def any_predictor(folder: Path, backend_name: str | None = None, allow_unverified: bool = False):
     """(manifest, predict, segmentation): a semantic segmentation artifact's ``predict(pixels) -> H x W class map`` at
     the image's own size (the argmax of its first output, the class scores), any other's detections as above."""

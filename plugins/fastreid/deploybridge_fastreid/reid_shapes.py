@@ -123,3 +123,25 @@ def pairs_batch(seed: int, batch: int, size: tuple[int, int]) -> np.ndarray:
     chosen = rng.choice(test, size=(batch + 1) // 2, replace=False)
     images = [draw(people[i], rng, size) for i in chosen for _ in range(2)][:batch]
     return np.stack(images).transpose(0, 3, 1, 2).astype(np.float32)
+
+
+def write(folder, size: tuple[int, int] = SIZE, train_views: int = 4) -> dict[str, int]:
+    """The set as PNG files, ``NNN_K.png`` (identity NNN, view K) under train/, query/ and gallery/ (train/ is what
+    int8 calibration should see: identities the evaluation never queries); returns the image count per folder."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    train, _ = split()
+    q, qid, g, gid = query_gallery(size)
+    t, tid = images_of(train, train_views, seed=3, size=size)
+    counts = {}
+    for name, images, ids in (("train", t, tid), ("query", q, qid), ("gallery", g, gid)):
+        out = Path(folder) / name
+        out.mkdir(parents=True, exist_ok=True)
+        seen: dict[int, int] = {}
+        for image, ident in zip(images, ids):
+            k = seen[int(ident)] = seen.get(int(ident), -1) + 1
+            Image.fromarray(image).save(out / f"{int(ident):03d}_{k}.png")
+        counts[name] = len(images)
+    return counts

@@ -76,9 +76,10 @@ def convert(
 
     if num_inputs == 0 and not inputs:
         raise DeployError("--num-inputs 0 leaves verification nothing to compare; give --inputs IMAGES or more seeded inputs")
-    if not model and not config:
-        raise DeployError("give --model NAME (or --config for families that build from configs); see `deploy plugins`")
-    model = model or config
+    if not model and not config and not (plugin or family):
+        raise DeployError("give --model NAME (or --config for families that build from configs, or --plugin NAME for its"
+                          " default model); see `deploy plugins`")
+    model = model or config or ""  # none: the family's default model
     if weights and random_weights:
         raise DeployError("--weights and --random-weights exclude each other; give one")
     if weights and not Path(weights).exists() and ("/" in weights or Path(weights).suffix):

@@ -20,7 +20,8 @@ def verify(
     inputs: List[Path] = typer.Option([], "--inputs", help="Check on these image files or folders (repeatable) instead of the"
                                       " images the conversion was verified on; its seeded inputs are checked too."),
     plant: Optional[str] = typer.Option(None, "--plant", help="Plant one of the smallest errors that matter into the artifact's"
-                                        " outputs and watch verification fail: mask_region, label_swap, box_shift, score_shift"
+                                        " outputs and watch verification fail: mask_region, label_swap, box_shift, score_shift;"
+                                        " class_region, zeros (semantic segmentation); rank_flip (embedders)"
                                         " (docs/verification.md). Exit 1 is the expected result."),
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Pass a verification that compared nothing (no detections on any input, a constant output) instead of exiting 1; the manifest and report still say it was inconclusive."),
 ) -> int:
