@@ -28,20 +28,31 @@ def artifact_runner(folder: Path, backend_name: str | None = None, allow_unverif
 
 
 def any_predictor(folder: Path, backend_name: str | None = None, allow_unverified: bool = False):
-    """(manifest, predict, segmentation): a semantic segmentation artifact's ``predict(pixels) -> H x W class map`` at
-    the image's own size (the argmax of its first output, the class scores), any other's detections as above."""
-    from deploybridge.runtime.image_io import class_map
+    """(manifest, predict, kind): for kind "segmentation" ``predict(pixels) -> H x W class map`` at the image's own
+    size (the argmax of its first output, the class scores); for "embedding" ``predict(pixels) -> D vector`` (its
+    first output, one image as a batch of one); for "objects" the detections as above."""
+    from deploybridge.runtime.image_io import class_map, to_input
 
     manifest = _verified_manifest(folder, allow_unverified)
-    if Task.parse(manifest.get("task")) is not Task.SEMANTIC_SEGMENTATION:
-        return manifest, _detector(folder, manifest, backend_name, None), False
+    task = Task.parse(manifest.get("task"))
+    if task not in (Task.SEMANTIC_SEGMENTATION, Task.EMBEDDING):
+        return manifest, _detector(folder, manifest, backend_name, None), "objects"
     runner = _runner(folder, manifest, backend_name, None)
-    shape, name, scores = manifest["inputs"][0]["shape"], manifest["inputs"][0]["name"], manifest["outputs"][0]["name"]
+    shape, name, first = manifest["inputs"][0]["shape"], manifest["inputs"][0]["name"], manifest["outputs"][0]["name"]
+    pre = manifest.get("preprocessing")
+    if task is Task.EMBEDDING:
+        one = [1 if not isinstance(shape[0], int) or shape[0] < 1 else shape[0], *shape[1:]]
+
+        def embed(pixels: np.ndarray) -> np.ndarray:
+            x, _ = to_input(pixels, one, pre)
+            return np.asarray(runner({name: np.repeat(x, one[0], axis=0)})[first])[0]  # a fixed batch: the image repeated
+
+        return manifest, embed, "embedding"
 
     def predict(pixels: np.ndarray) -> np.ndarray:
-        return class_map(pixels, lambda x: runner({name: x})[scores], shape, manifest.get("preprocessing"))
+        return class_map(pixels, lambda x: runner({name: x})[first], shape, pre)
 
-    return manifest, predict, True
+    return manifest, predict, "segmentation"
 
 
 def _detector(folder: Path, manifest: Mapping[str, Any], backend_name: str | None, options: Mapping[str, Any] | None):

@@ -121,3 +121,27 @@ def test_the_default_model_converts_with_nothing_else_given(cli, tmp_path):
     m = _manifest(tmp_path / "default")
     assert m["spec"]["model"] == "bagtricks_R50" and m["inputs"][0]["shape"][1:] == [3, 256, 128]
     assert m["verification"]["passed"] and "below float32 noise" in m["tolerances"]["features"]["peer"]
+
+
+def test_deploy_run_writes_features_and_pair_similarities(cli, r18, tmp_path):
+    from PIL import Image
+
+    from deploybridge.runtime.image_io import to_input
+    from deploybridge.runtime.predict import artifact_runner
+    from deploybridge_fastreid import reid_shapes
+
+    images, _ = reid_shapes.images_of([5, 9], 2, seed=0, size=(96, 48))  # not the artifact's size: resized as run does
+    paths = []
+    for k, image in enumerate(images):
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray(image).save(paths[-1])
+    result = cli("run", r18, *paths, "--out", tmp_path / "out")
+    assert result.code == 0, result.err
+    got = json.loads((tmp_path / "out" / "0.json").read_text())["features"]
+    _, run = artifact_runner(r18)
+    x, _ = to_input(images[0], (1, 3, 128, 64), _manifest(r18)["preprocessing"])
+    expected = run({"images": x})["features"][0]
+    assert len(got) == 512 and np.allclose(got, expected, atol=1e-5)
+    pairs = json.loads((tmp_path / "out" / "similarity.json").read_text())
+    assert set(pairs[str(paths[0])]) == {str(p) for p in paths[1:]}
+    assert all(-1.0 <= s <= 1.0 for s in pairs[str(paths[0])].values())

@@ -20,8 +20,9 @@ def run(
     """Run an artifact on image files with its pre/post-processing; write drawn images and detections JSON.
 
     A semantic segmentation artifact draws its class map instead (a translucent colour per class and a legend) and
-    writes each class's share of the pixels. Needs only the artifact and its backend: neither the original framework
-    nor the family plugin.
+    writes each class's share of the pixels; an embedder (re-id) writes each image's feature vector, and the cosine
+    similarity of every pair of images. Needs only the artifact and its backend: neither the original framework nor
+    the family plugin.
     """
     import json
 
@@ -30,11 +31,13 @@ def run(
     from deploybridge.runtime.predict import any_predictor, class_thresholds
 
     pixels = {path: load_rgb(path) for path in images}  # every input is checked before anything is written
-    manifest, predict, segmentation = any_predictor(folder, backend, allow_unverified=allow_unverified)
+    manifest, predict, kind = any_predictor(folder, backend, allow_unverified=allow_unverified)
     categories = manifest.get("categories")
     out.mkdir(parents=True, exist_ok=True)
-    if segmentation:
+    if kind == "segmentation":
         return _segment(pixels, predict, categories, out, json_out)
+    if kind == "embedding":
+        return _embed(pixels, predict, out, json_out)
     thresholds = class_thresholds(manifest, threshold)
     everything = {}
     for path, image in pixels.items():
@@ -66,6 +69,32 @@ def _segment(pixels: dict, predict, categories, out: Path, json_out: bool) -> in
         (out / f"{path.stem}.json").write_text(json.dumps({"image": str(path), "classes": records}, indent=2) + "\n")
         everything[str(path)] = records
     return _summarise(everything, out, json_out, "classes")
+
+
+def _embed(pixels: dict, predict, out: Path, json_out: bool) -> int:
+    """OUT/<stem>.json holds each image's vector; OUT/similarity.json the cosine similarity of every pair (re-id:
+    the same identity scores highest)."""
+    import json
+
+    import numpy as np
+
+    from deploybridge.cli import console
+
+    vectors = {str(path): np.asarray(predict(image), np.float64) for path, image in pixels.items()}
+    for path, v in vectors.items():
+        (out / f"{Path(path).stem}.json").write_text(json.dumps({"image": path, "features": [round(float(x), 6) for x in v],
+                                                                  "norm": round(float(np.linalg.norm(v)), 6)}) + "\n")
+    unit = {p: v / max(float(np.linalg.norm(v)), 1e-12) for p, v in vectors.items()}
+    pairs = {a: {b: round(float(unit[a] @ unit[b]), 6) for b in unit if b != a} for a in unit}
+    (out / "similarity.json").write_text(json.dumps(pairs, indent=2) + "\n")
+    if json_out:
+        console.print_json(pairs)
+        return 0
+    for path, others in pairs.items():
+        best = max(others.items(), key=lambda kv: kv[1]) if others else None
+        nearest = f"; most similar: {Path(best[0]).name} (cosine {best[1]:.4f})" if best else ""
+        console.out().print(f"{path}: {len(vectors[path])}-d features -> {out / (Path(path).stem + '.json')}{nearest}")
+    return 0
 
 
 def _summarise(everything: dict, out: Path, json_out: bool, what: str) -> int:
