@@ -1,4 +1,4 @@
-"""Results as rich tables: tensor parity, task parity, framework parity, the checks not run, the AP delta and the
+"""Results as rich tables: tensor parity, task parity, framework parity, the checks not run, the AP / mIoU delta and the
 export-warning triage."""
 from __future__ import annotations
 
@@ -74,20 +74,28 @@ def task_table(v: Verification) -> Table | None:
 
 
 def evaluation_table(e) -> Table:
-    table = Table(title=f"AP on {e.dataset} ({e.images} images)", title_justify="left")
-    metrics = list(next(iter(e.ap.values())))
+    """AP (detectors) or mIoU with each class's IoU (semantic segmenters) of each runner, and the deltas."""
+    scores = e.scores
+    table = Table(title=f"{e.metric} on {e.dataset} ({e.images} images)", title_justify="left")
+    metrics = list(dict.fromkeys(m for values in scores.values() for m in values))
     table.add_column("runner")
     for m in metrics:
-        table.add_column(m.replace("_", " "))
-    for name, values in e.ap.items():
-        table.add_row(name, *(f"{values[m]:.4f}" for m in metrics))
-    for name in list(e.ap)[1:]:
+        table.add_column("mIoU" if m == "miou" else m.replace("iou_", "IoU ").replace("_", " "))
+    for name, values in scores.items():
+        table.add_row(name, *(f"{values[m]:.4f}" if m in values else "—" for m in metrics))
+    for name in list(scores)[1:]:
         cells = []
         for m in metrics:
             d = e.delta[f"{name}:{m}"]
             cells.append(f"[{'green' if abs(d) <= e.max_delta else 'red'}]{d:+.4f}[/]")
-        table.add_row(f"Δ {name} - {next(iter(e.ap))}", *cells)
+        table.add_row(f"Δ {name} - {next(iter(scores))}", *cells)
     return table
+
+
+def evaluation_line(e) -> str:
+    """The gate's verdict: "ΔAP within ±0.1 points: ..." (every delta, in points)."""
+    state = f"[green]Δ{e.metric} within[/]" if e.passed else f"[bold red]Δ{e.metric} OUTSIDE[/]"
+    return f"{state} ±{e.max_delta * 100:.1f} {e.metric} points: " + ", ".join(f"{k} {d * 100:+.2f}" for k, d in e.delta.items())
 
 
 VERDICT_STYLE = {"fixed": "green", "harmless": "dim", "fixable": "yellow", "unknown": "bold yellow"}
@@ -121,8 +129,7 @@ def print_verification(v: Verification, evaluation=None) -> None:
         out.print(task)
     if evaluation is not None:
         out.print(evaluation_table(evaluation))
-        state = "[green]ΔAP within[/]" if evaluation.passed else "[bold red]ΔAP OUTSIDE[/]"
-        out.print(f"{state} ±{evaluation.max_delta * 100:.1f} AP points: " + ", ".join(f"{k} {d * 100:+.2f}" for k, d in evaluation.delta.items()))
+        out.print(evaluation_line(evaluation))
     if v.framework:
         out.print(framework_line(v.framework))
     for line in v.not_run:  # every check run_checks could not run, with the reason

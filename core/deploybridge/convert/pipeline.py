@@ -60,7 +60,7 @@ class ConvertResult:
     manifest: dict
     report: dict
     verification: Verification
-    evaluation: Any = None  # deploybridge.evaluation.ap_delta.EvalResult with --eval
+    evaluation: Any = None  # with --eval: evaluation.ap_delta.EvalResult (AP) or evaluation.miou.MiouResult (segmenters)
 
     @property
     def passed(self) -> bool:

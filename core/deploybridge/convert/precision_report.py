@@ -82,7 +82,8 @@ def print_precision(precision: Mapping) -> None:
         table.add_row(f"worst {key}", _fmt(a["task"].get(key)), _fmt(b["task"].get(key)))
     for key in sorted(set(a["delta_ap"] or {}) | set(b["delta_ap"] or {})):
         metric = key.split(":", 1)[-1]
-        table.add_row(f"ΔAP {metric} (points)", _points((a["delta_ap"] or {}).get(key)),
+        label = "ΔmIoU" if metric == "miou" else f"ΔAP {metric}" if metric.endswith("_ap") else f"ΔIoU {metric.removeprefix('iou_')}"
+        table.add_row(f"{label} (points)", _points((a["delta_ap"] or {}).get(key)),
                       _points(next((v for k, v in (b["delta_ap"] or {}).items() if k.endswith(metric)), None)))
     table.add_row("median ms", f"{a['median_ms']:.1f}", f"{b['median_ms']:.1f}")
     table.add_row("speed-up", "1.00x", f"{cmp['speedup']:.2f}x" if cmp.get("speedup") else "-")

@@ -242,7 +242,7 @@ def _why(verification, evaluation) -> str:
         if failures:
             return f"input {check.seed}: {failures[0]}"
     if evaluation is not None and not evaluation.passed:
-        return "ΔAP outside ±{:.1f} points: {}".format(evaluation.max_delta * 100, ", ".join(
+        return "Δ{} outside ±{:.1f} points: {}".format(evaluation.metric, evaluation.max_delta * 100, ", ".join(
             f"{k} {d * 100:+.2f}" for k, d in evaluation.delta.items()))
     return verification.summary()
 

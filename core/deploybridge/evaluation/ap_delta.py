@@ -29,6 +29,11 @@ class EvalResult:
     delta: dict[str, float] = field(default_factory=dict)
     max_delta: float = MAX_DELTA_AP
     passed: bool = True
+    metric = "AP"  # what the tables and messages name (evaluation.miou.MiouResult: "mIoU"); not in the json
+
+    @property
+    def scores(self) -> dict[str, dict[str, float]]:
+        return self.ap
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -100,11 +105,16 @@ def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]]
 def ap_delta_on_dataset(loaded, runner: Callable[[dict], dict], backend: str, dataset: str, input_shape,
                         max_delta: float = MAX_DELTA_AP) -> EvalResult:
     """AP of PyTorch (``loaded``) and of the artifact (``runner``) on ``dataset``, both fed each image as `deploy run`
-    feeds the artifact: the family's ``preprocessing`` (detectors and mask-only instance segmenters)."""
+    feeds the artifact: the family's ``preprocessing`` (detectors and mask-only instance segmenters). A semantic
+    segmenter gets mIoU instead (:func:`deploybridge.evaluation.miou.miou_delta_on_dataset`)."""
+    if Task.parse(loaded.task) is Task.SEMANTIC_SEGMENTATION:
+        from deploybridge.evaluation.miou import miou_delta_on_dataset
+
+        return miou_delta_on_dataset(loaded, runner, backend, dataset, input_shape, max_delta)
     outputs = set(canonical_names(loaded.output_names))  # "classes" read as "labels"
     if not ({"scores", "labels"} <= outputs and outputs & {"boxes", "masks"}):  # instances: what `deploy run` reads
-        raise DeployError(f"--eval computes detection AP; this model's task is {loaded.task or 'unknown'} (outputs"
-                          f" {', '.join(loaded.output_names)}): drop --eval")
+        raise DeployError(f"--eval computes detection AP or segmentation mIoU; this model's task is"
+                          f" {loaded.task or 'unknown'} (outputs {', '.join(loaded.output_names)}): drop --eval")
     name = loaded.input_names[0]
     runners = {"pytorch": torch_runner(loaded.module, loaded.output_names), backend: lambda x: runner({name: x})}
     with resolve_dataset(dataset, int(input_shape[2])) as annotations:

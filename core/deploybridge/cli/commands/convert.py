@@ -51,7 +51,7 @@ def convert(
     atol: Optional[float] = typer.Option(None, "--atol", help="Override the absolute tolerance for every output."),
     task_tolerance: List[str] = typer.Option([], "--task-tolerance", help="Task-aware tolerance KEY=VALUE (repeatable), e.g. max_box_deviation_px=2."),
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the relative tolerance for every output."),
-    eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP of PyTorch and the artifact on a COCO json, or 'shapes' (the shapes validation split); fails if |ΔAP| > 0.1 points."),
+    eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP (detectors) or mIoU (semantic segmenters) of PyTorch and the artifact on a COCO json, or 'shapes' (the shapes validation split); fails if |ΔAP| or |ΔmIoU| > 0.1 points."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out folder (a result that fails"
                                " verification never replaces a verified artifact: it is written to OUT.unverified)."),
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Pass a verification that compared nothing (no detections on any input, a constant output) instead of exiting 1; the manifest and report still say it was inconclusive."),

@@ -15,7 +15,7 @@ def verify(
     atol: Optional[float] = typer.Option(None, "--atol", help="Override the manifest's absolute tolerance for every output."),
     task_tolerance: List[str] = typer.Option([], "--task-tolerance", help="Task-aware tolerance KEY=VALUE (repeatable), e.g. max_box_deviation_px=2."),
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Override the manifest's relative tolerance for every output."),
-    eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP on a COCO json, or 'shapes' (the shapes validation split)."),
+    eval_dataset: Optional[str] = typer.Option(None, "--eval", help="Also compare AP (detectors) or mIoU (semantic segmenters) on a COCO json, or 'shapes' (the shapes validation split)."),
     json_out: bool = typer.Option(False, "--json", help="Print the verification as JSON."),
     inputs: List[Path] = typer.Option([], "--inputs", help="Check on these image files or folders (repeatable) instead of the"
                                       " images the conversion was verified on; its seeded inputs are checked too."),
