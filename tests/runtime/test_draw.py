@@ -32,3 +32,21 @@ def test_a_class_map_is_drawn_translucent_per_class_with_a_legend_largest_first(
     swatches = [tuple(image[4 + 16 * row + 6, 60 + 12]) for row in range(3)]
     assert swatches == [class_colour(12), (255, 255, 255), class_colour(3)]
     assert (image[4 + 16 * 3, 60 + 6:60 + 19] == 255).all()  # no fourth row
+
+
+def test_keypoints_are_joined_by_the_coco_skeleton_over_the_box():
+    from deploybridge.runtime.draw import COCO_SKELETON, PALETTE, draw_detections
+
+    pixels = np.zeros((80, 80, 3), np.uint8)
+    # 17 keypoints on a circle: every limb of the skeleton is a chord between two of them
+    angles = np.linspace(0, 2 * np.pi, 17, endpoint=False)
+    kps = np.stack([40 + 30 * np.cos(angles), 40 + 30 * np.sin(angles), np.ones(17)], -1)[None]
+    det = {"boxes": np.array([[5.0, 5.0, 75.0, 75.0]]), "scores": np.array([0.9]), "labels": np.array([1]), "keypoints": kps}
+    image = np.asarray(draw_detections(pixels, det))
+    colour = np.array(PALETTE[1], np.uint8)
+    for a, b in COCO_SKELETON:
+        x, y = (kps[0, a, :2] + kps[0, b, :2]) / 2
+        near = image[round(y) - 1:round(y) + 2, round(x) - 1:round(x) + 2]
+        assert (near == colour).all(-1).any(), (a, b)
+    without = np.asarray(draw_detections(pixels, {k: v for k, v in det.items() if k != "keypoints"}))
+    assert not without[20:60, 20:60].any()  # only the box's edges: nothing inside it without keypoints

@@ -1,5 +1,5 @@
-"""Drawing on images (Pillow): detections (boxes, class names, scores, translucent masks) and a semantic segmentation's
-class map (a translucent colour per class, with a legend)."""
+"""Drawing on images (Pillow): detections (boxes, class names, scores, translucent masks, keypoints with the COCO
+skeleton) and a semantic segmentation's class map (a translucent colour per class, with a legend)."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -8,6 +8,11 @@ import numpy as np
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230),
            (210, 245, 60), (250, 190, 212), (0, 128, 128)]
+
+
+# COCO person keypoints (0-based): nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles; limbs as pairs
+COCO_SKELETON = [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9),
+                 (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
 
 
 def label_name(label: int, categories: Sequence[str] | None) -> str:
@@ -36,9 +41,24 @@ def draw_detections(pixels: np.ndarray, det: Mapping[str, np.ndarray], categorie
         x1, x2, y1, y2 = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
         draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
         draw.text((x1 + 2, max(0.0, y1 - 11)), f"{label_name(int(det['labels'][k]), categories)} {float(det['scores'][k]):.2f}", fill=colour)
+    if det.get("keypoints") is not None:  # over every box and label: a skeleton stays whole
+        for k in range(len(det.get("scores", []))):
+            draw_skeleton(draw, np.asarray(det["keypoints"][k]), PALETTE[int(det["labels"][k]) % len(PALETTE)])
     if title:
         draw.text((4, 4), title, fill=(255, 255, 255))
     return image
+
+
+def draw_skeleton(draw, keypoints: np.ndarray, colour) -> None:
+    """One instance's keypoints (K x 2 or K x 3: x, y[, visibility]) as dots; with COCO's 17, joined by its limbs.
+    Every keypoint of a kept instance is drawn (torchvision marks all visible; its heatmap scores are not a
+    probability to threshold)."""
+    points = [(float(x), float(y)) for x, y in keypoints[:, :2]]
+    if len(points) == 17:
+        for a, b in COCO_SKELETON:
+            draw.line([points[a], points[b]], fill=colour, width=2)
+    for x, y in points:
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
 
 
 def class_colour(k: int) -> tuple[int, int, int]:

@@ -119,11 +119,13 @@ def as_detections(out: dict) -> dict:
 
 
 def detections_to_original(out: dict, scale: tuple[float, float], size: tuple[int, int]) -> dict:
-    """Map boxes (and masks) predicted at the artifact size back onto the original image."""
+    """Map boxes (masks, keypoints) predicted at the artifact size back onto the original image."""
     sy, sx = scale
     out = dict(out)
     if "boxes" in out:
         out["boxes"] = out["boxes"] * np.array([sx, sy, sx, sy], np.float32)
+    if out.get("keypoints") is not None and len(out["keypoints"]):  # N x K x (x, y, visibility): x, y only
+        out["keypoints"] = np.asarray(out["keypoints"], np.float32) * np.array([sx, sy, 1.0][:np.shape(out["keypoints"])[-1]], np.float32)
     if "masks" in out and (sy, sx) != (1.0, 1.0) and len(out["masks"]):
         h0, w0 = size
         m = out["masks"]

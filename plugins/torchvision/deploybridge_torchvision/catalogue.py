@@ -10,8 +10,9 @@ the threshold on the least-scoring calibration image (weights.make_non_degenerat
 
 Every detection, keypoint and segmentation builder of torchvision 0.29 is listed (torchvision.models.list_models);
 ``default_shape`` is the size it is converted at without --input-shape. SSD resizes to a fixed size inside its
-graph: it is exported only at that size (``fixed_size``). ``unavailable`` would name why a builder cannot work,
-said before building (exit 2).
+graph: it is exported only at that size (``fixed_size``); its post-processing traced with 'len() of a 0-d tensor'
+only while the negative_index rewrite broke the legacy exporter's own symbolics (fixed in core rewriting). ``unavailable``
+would name why a builder cannot work, said before building (exit 2).
 """
 from __future__ import annotations
 
@@ -52,8 +53,6 @@ _SSD_HEADS = {f"head.classification_head.module_list.{i}": (0.0, 3.0) for i in r
 _SSDLITE_HEADS = {f"head.classification_head.module_list.{i}.1": (0.0, 3.0) for i in range(6)}
 _SSD_COUNTS = {name: ("softmax/91", 8) for name in _SSD_HEADS}
 _SSDLITE_COUNTS = {name: ("softmax/91", 8) for name in _SSDLITE_HEADS}
-_SSD_FAILS = ("the legacy exporter fails tracing SSD's post-processing (TypeError: len() of a 0-d tensor, measured"
-              " on ssdlite320_mobilenet_v3_large); not supported yet")
 _SEG = (1, 3, 320, 320)
 _DET = (1, 3, 320, 320)
 
@@ -80,9 +79,9 @@ CATALOGUE: dict[str, Entry] = {
     "maskrcnn_resnet50_fpn_v2": Entry("detection", _DET, dict(_MASK_HEADS), masks=True, counts=_RCNN_COUNTS),
     "keypointrcnn_resnet50_fpn": Entry("keypoints", _DET, dict(_KEYPOINT_HEADS), counts=_RCNN_COUNTS),
     "ssd300_vgg16": Entry("detection", (1, 3, 300, 300), dict(_SSD_HEADS), counts=_SSD_COUNTS, score_threshold=0.01,
-                          fixed_size=300, unavailable=_SSD_FAILS),
+                          fixed_size=300),
     "ssdlite320_mobilenet_v3_large": Entry("detection", (1, 3, 320, 320), dict(_SSDLITE_HEADS), counts=_SSDLITE_COUNTS,
-                                           score_threshold=0.001, fixed_size=320, unavailable=_SSD_FAILS),
+                                           score_threshold=0.001, fixed_size=320),
     # project-trained on the shapes dataset (scripts/train_shapes.py): the embedded default
     "shapes_maskrcnn": Entry(
         "detection", (1, 3, 192, 192), dict(_MASK_HEADS), masks=True, counts=_RCNN_COUNTS,

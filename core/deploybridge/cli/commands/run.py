@@ -19,12 +19,15 @@ def run(
 ) -> int:
     """Run an artifact on image files with its pre/post-processing; write drawn images and detections JSON.
 
-    A semantic segmentation artifact draws its class map instead (a translucent colour per class and a legend) and
+    A keypoint artifact (Keypoint R-CNN) also draws each instance's keypoints joined by the COCO skeleton and
+    writes them (x, y, score) per detection. A semantic segmentation artifact draws its class map instead (a translucent colour per class and a legend) and
     writes each class's share of the pixels; an embedder (re-id) writes each image's feature vector, and the cosine
     similarity of every pair of images. Needs only the artifact and its backend: neither the original framework nor
     the family plugin.
     """
     import json
+
+    import numpy as np
 
     from deploybridge.runtime.draw import draw_detections, filter_detections, label_name
     from deploybridge.runtime.image_io import load_rgb
@@ -46,6 +49,11 @@ def run(
         records = [{"box_xyxy": [round(float(v), 2) for v in det["boxes"][k]], "score": round(float(det["scores"][k]), 4),
                     "label": int(det["labels"][k]), "name": label_name(int(det["labels"][k]), categories)}
                    for k in range(len(det["scores"]))]
+        if det.get("keypoints") is not None:  # Keypoint R-CNN: x, y on the image and the heatmap score of each
+            scores = det.get("keypoints_scores")
+            for k, record in enumerate(records):
+                record["keypoints"] = [[round(float(x), 2), round(float(y), 2)] + ([round(float(scores[k][j]), 3)] if scores is not None else [])
+                                       for j, (x, y) in enumerate(np.asarray(det["keypoints"][k])[:, :2])]
         (out / f"{path.stem}.json").write_text(json.dumps({"image": str(path), "detections": records}, indent=2) + "\n")
         everything[str(path)] = records
     return _summarise(everything, out, json_out, "detections")
