@@ -80,3 +80,14 @@ def test_bad_input_is_one_line_exit_2(cli, tmp_path, args, said):
     result = cli("convert", "--plugin", "detr", *args, "--out", tmp_path / "x")
     assert_one_line_error(result, 2, said)
     assert not (tmp_path / "x").exists()
+
+
+def test_tiny_model_converts_and_verifies_on_openvino(cli, tmp_path):
+    pytest.importorskip("openvino", reason="OpenVINO not installed here")
+    result = cli("convert", "--plugin", "detr", *TINY, "--backend", "openvino", "--out", tmp_path / "ov")
+    assert result.code == 0, result.err
+    m = _manifest(tmp_path / "ov")
+    assert m["backend"]["name"] == "openvino" and m["verification"]["passed"]
+    for metrics in _task_metrics(m):
+        assert metrics["matched"] == 50 and metrics["label_agreement"] == 1.0
+        assert metrics["max_box_deviation_px"] < 0.01 and metrics["max_score_deviation"] < 1e-4
