@@ -64,10 +64,11 @@ def test_tiny_model_converts_and_verifies_with_each_exporter(cli, tmp_path, tiny
     ("score_shift", "scores deviate"),   # one score changed by 0.05
     ("label_swap", "objects match"),     # one query's label swapped
 ])
-def test_a_planted_error_fails_verification(cli, tiny_legacy, plant, caught):
-    result = cli("verify", tiny_legacy, "--plant", plant)
+def test_a_planted_error_fails_detection_parity(cli, tiny_legacy, plant, caught):
+    result = cli("verify", tiny_legacy, "--plant", plant, "--json")
     assert result.code == 1, (result.out, result.err)
-    assert caught in result.out + result.err
+    failures = [f for i in json.loads(result.out)["inputs"] for f in i["task"]["failures"]]
+    assert any(caught in f for f in failures), failures  # task parity on the matched queries caught it
 
 
 @pytest.mark.parametrize("args, said", [
