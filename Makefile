@@ -13,7 +13,7 @@ DEMO_OUT   ?= artifacts/demo
 
 .PHONY: install demo test clean
 
-PLUGINS := rewrites plugins/torchvision plugins/mmdet plugins/solo plugins/detectron2 plugins/fastreid
+PLUGINS := rewrites plugins/torchvision plugins/mmdet plugins/solo plugins/detectron2 plugins/fastreid plugins/detr
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@$(BIN)/deploy install detectron2
 	@# fastreid 1.4.0 --no-deps (it pins torch 1.13.1) plus yacs, tabulate, termcolor, pyyaml
 	@$(BIN)/deploy install fastreid
-	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, deploybridge_detectron2, deploybridge_fastreid, mmdet, detectron2, fastreid.modeling, openvino; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, deploybridge_detectron2, deploybridge_fastreid, deploybridge_detr, mmdet, detectron2, fastreid.modeling, openvino; assert torch.__version__.startswith('2.14.1'), torch.__version__"
 	@touch $@
 
 install: $(STAMP)

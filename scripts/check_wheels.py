@@ -43,8 +43,9 @@ DISTS = {
     # fvcore and iopath from source and pulls matplotlib and hydra: minutes), so no detectron2 conversion
     "deploybridge-detectron2": ("plugins/detectron2", "deploybridge_detectron2"),
     "deploybridge-fastreid": ("plugins/fastreid", "deploybridge_fastreid"),
+    "deploybridge-detr": ("plugins/detr", "deploybridge_detr"),  # reads no package data: loaded by `deploy plugins` only
 }
-PLUGINS = ["rewrites", "torchvision", "mmdet", "solo", "detectron2", "fastreid"]
+PLUGINS = ["rewrites", "torchvision", "mmdet", "solo", "detectron2", "fastreid", "detr"]
 # package data each conversion below reads, as importlib.resources sees it in the venv
 DATA = {"deploybridge": ["lint/data"], "deploybridge_torchvision": ["checkpoints"],
         "deploybridge_solo": ["checkpoints", "configs/solov2_shapes.py"], "deploybridge_fastreid": ["checkpoints"]}
