@@ -92,4 +92,9 @@ CATALOGUE: dict[str, Entry] = {
         counts={"head.classification_head.cls_logits": ("sigmoid", 10)},
         builder="shapes_retinanet", checkpoint="shapes_retinanet.pth",
     ),
+    # LRASPP on the shapes CNN (scripts/train_shapes_segmenter.py): semantic segmentation, --eval shapes gives mIoU
+    "shapes_segmenter": Entry(
+        "segmentation", (1, 3, 192, 192), {"classifier.low_classifier": (0.0, 1.5), "classifier.high_classifier": (0.0, 1.5)},
+        builder="shapes_segmenter", checkpoint="shapes_segmenter.pth",
+    ),
 }

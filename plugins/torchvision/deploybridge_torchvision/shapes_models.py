@@ -1,8 +1,9 @@
-"""Small torchvision detectors for the shapes dataset: the embedded default.
+"""Small torchvision models for the shapes dataset: the embedded default.
 
 Real torchvision detection classes (MaskRCNN, RetinaNet) on a narrow CNN +
-FPN backbone, so a checkpoint is a few MB and trains on 2 CPU cores in
-minutes, yet exports through the same code paths as the full-size models.
+FPN backbone, and a semantic segmenter (LRASPP) on the same CNN, so a
+checkpoint is a few MB and trains on 2 CPU cores in minutes, yet exports
+through the same code paths as the full-size models.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from torchvision.models.detection.retinanet import RetinaNetHead
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.segmentation import LRASPP
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
@@ -27,8 +29,8 @@ FPN_CHANNELS = 64
 ANCHOR_SIZES = (16, 32, 64, 128, 256)
 
 
-def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+def _conv(cin: int, cout: int, stride: int, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, dilation, dilation, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class TinyFPNBackbone(nn.Module):
@@ -87,7 +89,37 @@ def shapes_retinanet(size: int = 192, **kwargs) -> RetinaNet:
     return RetinaNet(backbone, num_classes=None, **options)
 
 
-BUILDERS = {"shapes_maskrcnn": shapes_maskrcnn, "shapes_retinanet": shapes_retinanet}
+class TinyDilatedBackbone(nn.Module):
+    """TinyFPNBackbone's stem and stages (the same parameter names: it can start from a shapes detector's) without
+    the FPN, the last two stages dilated instead of strided (output stride 8, as torchvision's segmentation backbones
+    replace strides with dilation): {"low": stride 4, "high": stride 8}, what LRASPP takes."""
+
+    def __init__(self, widths=WIDTHS) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(_conv(3, widths[0], 2), _conv(widths[0], widths[0], 2))
+        # (stride, dilation) of each stage's two convolutions: strides 4, 8, then 8 with dilation 2 and 4
+        plan = (((1, 1), (1, 1)), ((2, 1), (1, 1)), ((1, 1), (1, 2)), ((1, 2), (1, 4)))
+        stages, cin = [], widths[0]
+        for w, ((s1, d1), (s2, d2)) in zip(widths, plan):
+            stages.append(nn.Sequential(_conv(cin, w, s1, d1), _conv(w, w, s2, d2)))
+            cin = w
+        self.stages = nn.ModuleList(stages)
+
+    def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+        x = self.stages[0](self.stem(x))
+        low = x
+        for stage in self.stages[1:]:
+            x = stage(x)
+        return OrderedDict(low=low, high=x)
+
+
+def shapes_segmenter(size: int = 192, inter_channels: int = 64, **kwargs) -> LRASPP:
+    """torchvision's LRASPP head on TinyDilatedBackbone: N x 4 x H x W class scores (background, circle, square,
+    triangle) at the input's size. Fully convolutional: ``size`` is not baked in."""
+    return LRASPP(TinyDilatedBackbone(), WIDTHS[0], WIDTHS[-1], NUM_CLASSES, inter_channels, **kwargs)
+
+
+BUILDERS = {"shapes_maskrcnn": shapes_maskrcnn, "shapes_retinanet": shapes_retinanet, "shapes_segmenter": shapes_segmenter}
 
 
 def validation_ap(model: nn.Module, size: int) -> dict[str, float]:
