@@ -24,4 +24,12 @@ KNOWN_WARNINGS = (
         "torchvision loops over the images of the batch (RPN, MultiScaleRoIAlign): the batch size is fixed at export",
         module=r"^torchvision\.(models\.detection\.rpn|ops\.poolers)$",
     ),
+    KnownWarning(
+        "torchvision_ssd_fixed_size", r"Iterating over a tensor|Using len to get tensor shape|torch\.tensor results are"
+        r" registered as constants|To copy construct from a tensor",
+        "SSD/SSDlite are exported only at the size they resize to (300 or 320, deploybridge_torchvision.load refuses"
+        " another): the default boxes (DefaultBoxGenerator) and the box rescale factors are that size's, and"
+        " postprocess_detections' loop is over the batch, fixed at 1",
+        module=r"^torchvision\.models\.detection\.(ssd|anchor_utils|transform)$",
+    ),
 )
