@@ -63,9 +63,12 @@ def calibration(loaded, seed: int, folder: Path | None) -> Calibration:
         from deploybridge.parity.user_inputs import accepting_images
 
         keys: Sequence = calibration_images(folder)
-        check_sizes(keys, tuple(loaded.make_inputs(calibration_seeds(seed, 1)[0])[0].shape), folder)
+        shape = tuple(loaded.make_inputs(calibration_seeds(seed, 1)[0])[0].shape)
+        check_sizes(keys, shape, folder)
+        if shape[0] > 1:  # a model that takes a batch of N images is calibrated on batches of N of them
+            keys = [tuple(keys[k:k + shape[0]]) for k in range(0, len(keys) - shape[0] + 1, shape[0])]
         make = accepting_images(loaded).make_inputs
-        source = f"{len(keys)} images from {folder}, fed as `deploy run` feeds them"
+        source = f"{sum(len(k) if isinstance(k, tuple) else 1 for k in keys)} images from {folder}, fed as `deploy run` feeds them"
     else:
         keys, make = calibration_seeds(seed, CALIBRATION_INPUTS), loaded.make_inputs
         source = f"{len(keys)} inputs of the family at calibration seeds (never a verification input)"

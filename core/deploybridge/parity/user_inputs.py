@@ -41,6 +41,7 @@ def accepting_images(loaded: LoadedModel, preprocessing=None) -> LoadedModel:
     """``loaded`` whose ``make_inputs`` also takes an image path (a str) instead of a seed: the image is read and fed
     through the model's preprocessing (or the manifest's ``preprocessing``) at the model's input size, exactly as
     ``deploy run`` feeds it."""
+    import numpy as np
     import torch
 
     from deploybridge.runtime.image_io import load_rgb, to_input
@@ -50,15 +51,16 @@ def accepting_images(loaded: LoadedModel, preprocessing=None) -> LoadedModel:
     size: list = []
 
     def make_inputs(key):
-        if not isinstance(key, str):
+        if not isinstance(key, (str, tuple)):
             return make_seeded(key)
         if len(loaded.input_names) != 1:
             raise DeployError(f"--inputs feeds one image tensor; this model takes {len(loaded.input_names)} inputs")
         if not size:
             size.append(tuple(make_seeded(0)[0].shape))
-            if size[0][0] != 1:
-                raise DeployError(f"--inputs feeds one image per input; this model's input is {size[0]}: use --input-shape 1,...")
-        x, _ = to_input(load_rgb(Path(key)), size[0], pre)
-        return (torch.from_numpy(x),)
+        paths = key if isinstance(key, tuple) else (key,)  # a tuple: one batch of images (int8 calibration)
+        if len(paths) != size[0][0]:
+            raise DeployError(f"--inputs feeds one image per input; this model's input is {size[0]}: use --input-shape 1,...")
+        one = (1, *size[0][1:])
+        return (torch.from_numpy(np.concatenate([to_input(load_rgb(Path(p)), one, pre)[0] for p in paths])),)
 
     return replace(loaded, make_inputs=make_inputs)

@@ -9,7 +9,9 @@ from d2_zoo import zoo_converter  # noqa: F401 - a pytest fixture, used by name
 
 pytest.importorskip("detectron2", reason="Detectron2 not installed: run `deploy install detectron2`")
 
-CASES = [("faster", 11), ("retinanet", 11), ("cascade", 11), ("mask", 17), ("cascade", 17)]
+# Cascade at opset 17 only, for CI time (its opset-11 case took 104 s); Cascade at opset 11 is still converted and
+# verified by scripts/detectron2_support.py for docs/detectron2.md's support table (warnings not checked there)
+CASES = [("faster", 11), ("retinanet", 11), ("mask", 17), ("cascade", 17)]
 
 
 @pytest.mark.parametrize("model,opset", CASES)

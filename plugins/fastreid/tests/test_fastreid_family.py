@@ -32,7 +32,7 @@ def test_r18_verifies_with_rank_agreement_and_noise_floor_tolerances(r18):
     assert all(t["min_cosine_similarity"] > 0.9999 for t in tasks)
     assert [t.get("rank_agreement") for t in tasks[:3]] == [1.0, 1.0, 1.0]  # batches of 4: 2 queries, 2 gallery
     tol = m["tolerances"]["features"]
-    assert tol["noise_floor"] > 0 and tol["atol"] == pytest.approx(5 * tol["noise_floor"])
+    assert tol["noise_floor"] > 0 and tol["atol"] == pytest.approx(max(1e-4, 5 * tol["noise_floor"]))  # default 1e-4
     # seed 003: fastreid's own assert_allclose(rtol=1e-3, atol=1e-6) against the floor PyTorch itself has
     assert "assert_allclose(rtol=1e-3, atol=1e-6)" in tol["peer"] and "float64" in tol["peer"]
 
