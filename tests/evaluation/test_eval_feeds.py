@@ -123,13 +123,20 @@ MISFED = {  # the smallest wrong feeding for each trained model
 
 def test_a_misfed_model_scores_another_ap(converted):
     """On the shapes validation split, the trained model fed the wrong way loses AP; ΔAP stays 0 (both runners are
-    fed the same wrong tensor), which is why --eval must feed as the family does."""
+    fed the same wrong tensor), which is why --eval must feed as the family does. An artifact that takes 0-255 (SOLO)
+    refuses the 0-1 tensor itself (runtime.input_check.range_problem): the misfeeding never gets scored."""
     family = converted.manifest["spec"]["family"]
     if family not in MISFED:
         pytest.skip(f"no trained {family} checkpoint: AP of random weights says nothing")
     metric = "mask_ap" if "masks" in converted.loaded.output_names else "box_ap"
     right = ap_delta.ap_delta_on_dataset(converted.loaded, converted.runner, "onnxruntime", "shapes", converted.shape())
     misfed = dataclasses.replace(converted.loaded, preprocessing=MISFED[family](converted.loaded.preprocessing))
+    if "value_range" in converted.manifest["preprocessing"]:  # a 0-255 artifact refuses 0-1 input itself, in one line
+        from deploybridge.errors import DeployError
+
+        with pytest.raises(DeployError, match="looks scaled to 0-1"):
+            ap_delta.ap_delta_on_dataset(misfed, converted.runner, "onnxruntime", "shapes", converted.shape())
+        return
     wrong = ap_delta.ap_delta_on_dataset(misfed, converted.runner, "onnxruntime", "shapes", converted.shape())
     assert right.ap["pytorch"][metric] >= 0.4, right.ap
     assert right.ap["pytorch"][metric] - wrong.ap["pytorch"][metric] >= 0.1, (right.ap, wrong.ap)

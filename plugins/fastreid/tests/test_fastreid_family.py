@@ -145,3 +145,13 @@ def test_deploy_run_writes_features_and_pair_similarities(cli, r18, tmp_path):
     pairs = json.loads((tmp_path / "out" / "similarity.json").read_text())
     assert set(pairs[str(paths[0])]) == {str(p) for p in paths[1:]}
     assert all(-1.0 <= s <= 1.0 for s in pairs[str(paths[0])].values())
+
+
+def test_converts_and_verifies_on_openvino(cli, tmp_path):
+    pytest.importorskip("openvino", reason="OpenVINO is installed by make install")
+    result = cli("convert", "--plugin", "fastreid", *SMALL, "--backend", "openvino", "--out", tmp_path / "ov")
+    assert result.code == 0, result.out + result.err
+    m = _manifest(tmp_path / "ov")
+    assert m["backend"]["name"] == "openvino" and m["verification"]["passed"]
+    tasks = [i["task"]["metrics"] for i in m["verification"]["details"]["inputs"] if i.get("task")]
+    assert min(t["min_cosine_similarity"] for t in tasks) > 0.9999 and all(t.get("rank_agreement", 1.0) == 1.0 for t in tasks)
