@@ -87,13 +87,15 @@ def _embed(pixels: dict, predict, out: Path, json_out: bool) -> int:
     import numpy as np
 
     from deploybridge.cli import console
+    from deploybridge.parity.tasks.embedding import similarity_matrix
 
     vectors = {str(path): np.asarray(predict(image), np.float64) for path, image in pixels.items()}
     for path, v in vectors.items():
         (out / f"{Path(path).stem}.json").write_text(json.dumps({"image": path, "features": [round(float(x), 6) for x in v],
                                                                   "norm": round(float(np.linalg.norm(v)), 6)}) + "\n")
-    unit = {p: v / max(float(np.linalg.norm(v)), 1e-12) for p, v in vectors.items()}
-    pairs = {a: {b: round(float(unit[a] @ unit[b]), 6) for b in unit if b != a} for a in unit}
+    names, stacked = list(vectors), np.stack(list(vectors.values()))
+    cos = similarity_matrix(stacked, stacked)  # the cosine embedding parity ranks by
+    pairs = {a: {b: round(float(cos[i, j]), 6) for j, b in enumerate(names) if j != i} for i, a in enumerate(names)}
     (out / "similarity.json").write_text(json.dumps(pairs, indent=2) + "\n")
     if json_out:
         console.print_json(pairs)
