@@ -156,3 +156,20 @@ def onnx_parity(tmp_path):
         return max_error(export_and_run(module, inputs, feeds, opset, tmp_path=tmp_path, **kw), module, feeds)
 
     return run
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs one worker per core): every worker and every process it starts computes
+    on one thread. Two workers that each spin two threads on a 2-core machine slow ~10x; one thread each do not."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        for name in ("DEPLOYBRIDGE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = "1"
+        # xdist hands its workers the controller's terminal size (COLUMNS=80 where there is none); the tests read
+        # the tables at the width a log gets (120, cli.console), as in a run without workers
+        for name in ("COLUMNS", "LINES"):
+            os.environ.pop(name, None)
+        import torch
+
+        torch.set_num_threads(1)

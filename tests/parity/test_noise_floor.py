@@ -45,3 +45,40 @@ def test_output_scales_are_the_largest_magnitudes_and_one_for_booleans():
     refs = [{"boxes": np.array([[0, 0, 50, -190.0]]), "masks": np.zeros((1, 4, 4), bool), "labels": np.array([3])},
             {"boxes": np.zeros((0, 4)), "masks": np.zeros((0, 4, 4), bool), "labels": np.zeros(0, np.int64)}]
     assert output_scales(refs) == {"boxes": 190.0, "masks": 1.0, "labels": 0.0}
+
+
+def _selects_another_box_in_float64(x):
+    """A detector whose float64 run keeps another object than its float32 run in one of three rows (a score at the
+    threshold), with 1e-6 px of rounding on the rows both keep."""
+    import torch
+
+    boxes = torch.tensor([[10.0, 10, 50, 50], [60, 60, 90, 90], [100, 20, 140, 80]], dtype=x.dtype)
+    if x.dtype == torch.float64:
+        boxes = boxes + 1e-6
+        boxes[2] = torch.tensor([150.0, 150, 190, 190], dtype=x.dtype)  # another object, not noise
+    return boxes, torch.tensor([0.9, 0.8, 0.31], dtype=x.dtype), torch.tensor([1, 2, 3])
+
+
+def test_a_detection_only_one_precision_keeps_is_left_out_of_the_floor():
+    """Mask R-CNN at 192²: float64 kept other boxes, and pairing rows by position measured a 24.6 px "floor" between
+    two objects (atol capped, labels' floor 3e+02). Rows are paired as task parity pairs them; the changed selection
+    is counted and named in the basis, not measured as noise."""
+    import torch
+
+    from deploybridge.parity.noise_floor import measure
+    from deploybridge.records import LoadedModel
+
+    class Detector(torch.nn.Module):
+        def forward(self, x):
+            return _selects_another_box_in_float64(x)
+
+    outputs = [OutputSpec("boxes", True), OutputSpec("scores", True), OutputSpec("labels", True)]
+    loaded = LoadedModel(module=Detector(), input_names=["images"], outputs=outputs,
+                         make_inputs=lambda seed: (torch.zeros(1, 3, 8, 8),))
+    ref32 = dict(zip(["boxes", "scores", "labels"], (t.numpy() for t in _selects_another_box_in_float64(torch.zeros(1)))))
+    reference = lambda seed: ({}, ref32)  # noqa: E731
+    floor = measure(loaded, [0], reference)
+    assert floor.values["boxes"] < 1e-5 and floor.values["labels"] == 0.0, floor.values  # was 100 px
+    assert floor.selection_changed == 2  # one row in each run without a partner
+    tol = tolerances_from_floor(outputs, floor, {o.name: Tolerance() for o in outputs}, {"boxes": 192.0})
+    assert "2 detection(s) kept by only one of float32 and float64: left out" in tol["boxes"].basis

@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - older typer
 
 from deploybridge import __version__
 from deploybridge.errors import DeployError, first_line
+from deploybridge.runtime.threads import pin_torch
 
 HELP = """Take a trained vision model to a deployable artifact and prove it computes the same thing.
 
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("DEPLOYBRIDGE_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
     try:
+        pin_torch()  # DEPLOYBRIDGE_THREADS, when set: one job per core
         app = build_app()
         _add_plugin_commands(app, argv)
         rv = app(args=argv, prog_name="deploy", standalone_mode=False)

@@ -20,6 +20,7 @@ from typing import Callable, Collection, Mapping, Sequence
 import numpy as np
 
 from deploybridge.errors import first_line
+from deploybridge.parity.output_names import model_name
 from deploybridge.parity.tensor import compare_outputs
 from deploybridge.records import LoadedModel, OutputSpec, Tolerance
 
@@ -39,6 +40,7 @@ class Floor:
     problem: str | None = None
     float16: bool = False  # scaled to float16's rounding (an estimate, not a measurement)
     peer: dict[str, str] | None = None  # output -> how the family's published check fares against float64
+    selection_changed: int = 0  # detections kept by only one of float32 and float64: left out of the floor
 
 
 def measure(loaded: LoadedModel, seeds: Sequence[int], reference: Callable[[int], tuple[dict, dict]]) -> Floor:
@@ -52,6 +54,7 @@ def measure(loaded: LoadedModel, seeds: Sequence[int], reference: Callable[[int]
     zero = {o.name: Tolerance(0.0, 0.0) for o in loaded.outputs}
     floor = {o.name: 0.0 for o in loaded.outputs}
     broken = {o.name: [0, 0] for o in loaded.outputs}  # elements outside the peer's bound, elements compared
+    changed_rows = 0
     for seed in seeds:
         _, ref32 = reference(seed)
         inputs = tuple(t.double() if t.is_floating_point() else t for t in loaded.make_inputs(seed))
@@ -62,13 +65,39 @@ def measure(loaded: LoadedModel, seeds: Sequence[int], reference: Callable[[int]
             return Floor(None, f"the model fails in float64 ({first_line(exc, 120)})")
         out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
         ref64 = {n: t.detach().numpy() for n, t in zip(loaded.output_names, out)}
+        ref64, ref32, changed = same_detections(loaded.outputs, ref64, ref32)
+        changed_rows += changed
         check = compare_outputs(seed, loaded.outputs, ref64, ref32, zero)
         for c in check.outputs:
             if c.max_abs is not None:  # a detection count that differs in float64 says nothing about noise
                 floor[c.name] = max(floor[c.name], c.max_abs)
                 if loaded.peer_check is not None:
                     _count_outside(broken[c.name], ref32[c.name], ref64[c.name], loaded.peer_check)
-    return Floor(floor, peer=_peer_notes(loaded.peer_check, broken, floor) if loaded.peer_check else None)
+    return Floor(floor, peer=_peer_notes(loaded.peer_check, broken, floor) if loaded.peer_check else None,
+                 selection_changed=changed_rows)
+
+
+def same_detections(outputs: Sequence[OutputSpec], ref64: Mapping, ref32: Mapping) -> tuple[dict, dict, int]:
+    """The per-detection rows of both runs cut down to the detections both kept: paired as task parity pairs them
+    (same label, box or mask IoU >= 0.5); and how many rows of either run had no such partner. float64 can keep
+    another detection than float32 (a score at a threshold, an NMS tie); pairing rows by position or by nearest box
+    then measures the distance between two objects (Mask R-CNN at 192²: 24.6 px "noise" in boxes) — a changed
+    selection, not rounding, and it is left out of the floor."""
+    from deploybridge.parity.matching import box_iou, greedy_match, mask_iou
+
+    per_det = [o.name for o in outputs if o.per_detection]
+    key = "boxes" if "boxes" in per_det else "masks" if "masks" in per_det else None
+    if key is None or key not in ref64 or key not in ref32:
+        return dict(ref64), dict(ref32), 0
+    a, b = np.asarray(ref64[key]), np.asarray(ref32[key])
+    iou = box_iou(a.astype(np.float64), b.astype(np.float64)) if key == "boxes" else mask_iou(a, b)
+    label = model_name("labels", per_det)
+    same = (np.asarray(ref64[label])[:, None] == np.asarray(ref32[label])[None, :]) if label else np.ones(iou.shape, bool)
+    pairs = greedy_match(iou, same, 0.5)
+    rows64, rows32 = [i for i, _ in pairs], [j for _, j in pairs]
+    cut64 = {n: np.asarray(v)[rows64] if n in per_det else v for n, v in ref64.items()}
+    cut32 = {n: np.asarray(v)[rows32] if n in per_det else v for n, v in ref32.items()}
+    return cut64, cut32, len(a) + len(b) - 2 * len(pairs)
 
 
 def _count_outside(tally: list, got, exact, bound: Tolerance) -> None:
@@ -104,7 +133,7 @@ def as_float16(floor: Floor, keep: Collection[str] = ()) -> Floor:
     if floor.values is None:
         return replace(floor, float16=True)
     values = {n: v if n in keep else v * FLOAT16_OVER_FLOAT32 for n, v in floor.values.items()}
-    return Floor(values, floor.problem, float16=True, peer=floor.peer)
+    return replace(floor, values=values, float16=True)
 
 
 def output_scales(references: Sequence[Mapping[str, object]]) -> dict[str, float]:
@@ -139,6 +168,8 @@ def tolerances_from_floor(outputs: Sequence[OutputSpec], floor: Floor, base: Map
                      f"{estimate} would be {wanted:.3g}")
         else:
             atol, basis = wanted, f"{NOISE_FACTOR:g} x noise floor{estimate}"
+        if o.per_detection and floor.selection_changed:
+            basis += f" ({floor.selection_changed} detection(s) kept by only one of float32 and float64: left out)"
         tolerances[o.name] = replace(tol, atol=atol, noise_floor=value, basis=basis, peer=(floor.peer or {}).get(o.name, ""))
     return tolerances
 

@@ -57,15 +57,21 @@ def convert_zoo(out: Path, model: str, opset: int, *flags: str) -> Converted:
     return Converted(code, out, stdout.getvalue(), stderr.getvalue())
 
 
+# process-wide, not per module: test_detectron2_debug and test_detectron2_rewrites need the same two Mask R-CNN
+# conversions at opset 11 (~50 s each in CI). A session-scoped fixture would not share them: each module importing it
+# by name gets its own fixture definition, with its own cache. Tests only read the artifacts (`deploy debug` adds its
+# own files next to them).
+_CONVERTED: dict[tuple, Converted] = {}
+
+
 @pytest.fixture(scope="module")
 def zoo_converter(tmp_path_factory):
-    """``zoo_converter(model, opset, *flags)``: one conversion per distinct call in this module, reused."""
-    done: dict[tuple, Converted] = {}
+    """``zoo_converter(model, opset, *flags)``: one conversion per distinct call in this test run, reused."""
 
     def run(model: str, opset: int, *flags: str) -> Converted:
         key = (model, opset, *flags)
-        if key not in done:
-            done[key] = convert_zoo(tmp_path_factory.mktemp(f"{model}{opset}"), model, opset, *flags)
-        return done[key]
+        if key not in _CONVERTED:
+            _CONVERTED[key] = convert_zoo(tmp_path_factory.mktemp(f"{model}{opset}"), model, opset, *flags)
+        return _CONVERTED[key]
 
     return run

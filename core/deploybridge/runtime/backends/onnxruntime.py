@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 from deploybridge.errors import DeployError, first_line
 from deploybridge.records import Backend
 from deploybridge.runtime.backends import cast_inputs
+from deploybridge.runtime.threads import thread_count
 
 ERROR_ONLY = 3  # ORT's log severity: 0 verbose .. 4 fatal; warnings drown users
 
@@ -37,8 +38,9 @@ def make_session(path: Path, options: Mapping[str, Any]):
 
     so = ort.SessionOptions()
     so.log_severity_level = ERROR_ONLY
-    if options.get("threads"):
-        so.intra_op_num_threads = int(options["threads"])
+    threads = thread_count(options)
+    if threads:
+        so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
     providers = list(options.get("providers") or ["CPUExecutionProvider"])
     missing = [p for p in providers if p not in ort.get_available_providers()]

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from deploybridge.records import Backend
 from deploybridge.runtime.backends import cast_inputs
+from deploybridge.runtime.threads import thread_count
 from deploybridge.runtime.backends.openvino_errors import refusal
 
 IR_XML, IR_BIN, BUILD_INFO = "openvino.xml", "openvino.bin", "openvino.json"
@@ -40,8 +41,9 @@ def compile_config(options: Mapping[str, Any]) -> dict[str, Any]:
     """CPU plugin properties. Precision is pinned to f32: on CPUs with bf16 units (AMX, AVX512-BF16) OpenVINO
     otherwise computes in bfloat16 by default, ~3 significant digits, far outside float32 tolerances."""
     config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-    if options.get("threads"):
-        config["INFERENCE_NUM_THREADS"] = int(options["threads"])
+    threads = thread_count(options)
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
     return config
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from deploybridge.errors import DeployError, first_line
 from deploybridge.records import Backend
+from deploybridge.runtime.threads import thread_count
 
 MODULE_FILE = "model.pt"
 INFO_FILE = "torchscript.json"
@@ -145,8 +146,8 @@ def _load(artifact_dir: Path, manifest: Mapping[str, Any], options: Mapping[str,
                           " or convert the model with --backend torchscript")
     info = _read_info(folder, manifest)
     _register_custom_ops()
-    if options.get("threads"):
-        torch.set_num_threads(int(options["threads"]))  # process-wide in torch: there is no per-module setting
+    if thread_count(options):
+        torch.set_num_threads(thread_count(options))  # process-wide in torch: there is no per-module setting
     try:
         with _quiet():
             module = torch.jit.load(str(folder / MODULE_FILE), map_location="cpu").eval()
