@@ -26,6 +26,8 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@$(PIP) install -e . $(addprefix -e ,$(PLUGINS)) pytest pytest-xdist $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
 	@# OpenVINO (--backend openvino): a CPU wheel with no torch dependency (2026.4.1 served here)
 	@$(PIP) install openvino 2>&1 | grep -v "^WARNING: Location" || true
+	@# deploy matrix --executor ray / dask (the extras deploybridge[ray] / [dask]; the local pool needs neither)
+	@$(PIP) install ray dask distributed $(TORCH) 2>&1 | grep -v "^WARNING: Location" || true
 	@# MMDetection without compiling mmcv (mmcv-lite + deploybridge's mmcv layer), then MMDeploy --no-deps (the peer
 	@# exporter, --exporter mmdeploy); keeps the torch above
 	@$(BIN)/deploy install mmdeploy
@@ -33,7 +35,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) Makefile
 	@$(BIN)/deploy install detectron2
 	@# fastreid 1.4.0 --no-deps (it pins torch 1.13.1) plus yacs, tabulate, termcolor, pyyaml
 	@$(BIN)/deploy install fastreid
-	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, deploybridge_detectron2, deploybridge_fastreid, deploybridge_detr, mmdet, detectron2, fastreid.modeling, openvino; assert torch.__version__.startswith('2.14.1'), torch.__version__"
+	@$(BIN)/python -c "import torch, torchvision, deploybridge, deploybridge_rewrites, deploybridge_torchvision, deploybridge_mmdet, deploybridge_solo, deploybridge_detectron2, deploybridge_fastreid, deploybridge_detr, mmdet, detectron2, fastreid.modeling, openvino, ray, distributed; assert torch.__version__.startswith('2.14.1'), torch.__version__"
 	@touch $@
 
 install: $(STAMP)

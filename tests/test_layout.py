@@ -38,9 +38,11 @@ def test_architecture_page_lists_every_module_and_folder():
     assert documented - actual == set(), f"in docs/architecture.md but not on disk: {sorted(documented - actual)}"
 
 
-def test_top_level_has_at_most_ten_entries():
+def test_top_level_has_at_most_eleven_entries():
+    """The plugin contract (records, errors, hookspecs), the host, and one folder per stage of the work: cli,
+    convert, parity, runtime, evaluation, lint, and matrix (many conversions at once, issue 23)."""
     entries = [p.name for p in PACKAGE.iterdir() if p.name not in ("__pycache__", "__init__.py", "__main__.py")]
-    assert len(entries) <= 10, sorted(entries)
+    assert len(entries) <= 11, sorted(entries)
 
 
 def test_no_module_over_300_lines():

@@ -42,3 +42,15 @@ def test_boxes_clipped_to_a_line_pair_with_themselves_and_not_with_others():
     assert box_iou(flat, moved)[0, 0] == 0.0
     real = np.array([[0.0, 0.0, 10.0, 10.0]], np.float32)
     assert box_iou(real, real + 0.5)[0, 0] == pytest.approx(90.25 / 109.75)  # areas: the usual IoU, unchanged
+
+
+def test_a_probability_at_the_threshold_may_flip_anywhere():
+    """A random-weight mask head puts probabilities at 0.5 inside the object: a pixel at 0.5 ± 1e-6 that crosses is
+    float noise (Cascade Mask R-CNN on 1 thread), one at 0.9 that drops to 0.1 is not."""
+    ref = np.full((1, 12, 12), 0.9, np.float32)
+    got = ref.copy()
+    ref[0, 5, 5], got[0, 5, 5] = 0.5 + 1e-6, 0.5 - 1e-6  # interior pixel at the threshold
+    assert interior_flips(ref, got) == 0
+    got[0, 7, 7] = 0.1  # interior pixel well inside
+    assert interior_flips(ref, got) == 1
+    assert interior_flips(ref, got, band=0.0) == 2  # without the band: counted as before

@@ -25,12 +25,13 @@ HELP = """Take a trained vision model to a deployable artifact and prove it comp
 
 Exit codes: 0 ok, 1 verification failed, 2 bad input or usage, 3 internal error. Add --debug anywhere for tracebacks.
 
-Environment: DEPLOYBRIDGE_PLUGINS=a,b loads only these plugins; DEPLOYBRIDGE_DISABLE_PLUGINS=a,b skips them; DEPLOYBRIDGE_TRACE_PLUGINS=1 prints every hook call.
+Environment: DEPLOYBRIDGE_PLUGINS=a,b loads only these plugins; DEPLOYBRIDGE_DISABLE_PLUGINS=a,b skips them; DEPLOYBRIDGE_TRACE_PLUGINS=1 prints every hook call; DEPLOYBRIDGE_THREADS=N: threads for every backend and PyTorch (one job per core: 1).
 """
 
 
 def build_app() -> typer.Typer:
-    from deploybridge.cli.commands import bench, convert, debug, inspect, install, plugins, rewrites, run, threshold, verify
+    from deploybridge.cli.commands import (bench, convert, debug, inspect, install, matrix, plugins, rewrites, run,
+                                           threshold, verify)
 
     app = typer.Typer(name="deploy", help=HELP, no_args_is_help=True, add_completion=False,
                       context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,7 +48,7 @@ def build_app() -> typer.Typer:
     ) -> None:
         pass
 
-    for module in (convert, verify, debug, run, threshold, bench, inspect, plugins, rewrites, install):
+    for module in (convert, verify, debug, run, threshold, bench, matrix, inspect, plugins, rewrites, install):
         module.add_to(app)
     return app
 

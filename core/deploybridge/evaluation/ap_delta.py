@@ -10,7 +10,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -77,24 +77,43 @@ def evaluate(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]]
     labels and/or masks). Each image goes through each runner as `deploy run` sends it
     (:func:`deploybridge.runtime.image_io.detect`: fed as ``preprocessing`` says, read back onto the image), and
     labels become the dataset's category ids as the preprocessing says (:func:`coco_ap.category_ids`)."""
-    from deploybridge.evaluation.coco_ap import category_ids, coco_ap, to_coco_results
+    results = detections(annotations, runners, input_shape, with_masks, preprocessing)
+    return score(annotations, results, with_masks, max_delta)
+
+
+def detections(annotations: Path, runners: dict[str, Callable[[np.ndarray], dict]], input_shape, with_masks: bool,
+               preprocessing: Mapping | None = None, image_ids: Sequence[int] | None = None) -> dict[str, list]:
+    """Each runner's COCO result records on the dataset's images (only ``image_ids``, when given: one shard of a
+    fanned-out evaluation, deploybridge.evaluation.shards). Per image, so shards merged are the whole run."""
+    from deploybridge.evaluation.coco_ap import category_ids, to_coco_results
     from deploybridge.runtime.image_io import detect, load_rgb
 
     coco = json.loads(Path(annotations).read_text())
     to_category = category_ids(preprocessing, coco.get("categories") or [])
+    wanted = None if image_ids is None else set(image_ids)
     results: dict[str, list] = {name: [] for name in runners}
     for img in coco["images"]:
+        if wanted is not None and img["id"] not in wanted:
+            continue
         pixels = load_rgb(Path(annotations).parent / img["file_name"])
         for name, run in runners.items():
             out = detect(pixels, run, input_shape, preprocessing)
             results[name] += to_coco_results(img["id"], out["boxes"], out["scores"], to_category(out["labels"]),
                                              out.get("masks") if with_masks else None)
+    return results
+
+
+def score(annotations: Path, results: Mapping[str, list], with_masks: bool, max_delta: float = MAX_DELTA_AP) -> EvalResult:
+    """AP per runner from its records, and each runner's difference to the first (the reference)."""
+    from deploybridge.evaluation.coco_ap import coco_ap
+
+    coco = json.loads(Path(annotations).read_text())
     res = EvalResult(dataset=str(annotations), images=len(coco["images"]), max_delta=max_delta)
     for name, dets in results.items():
         res.ap[name] = {"box_ap": coco_ap(annotations, dets, "bbox")}
         if with_masks:
             res.ap[name]["mask_ap"] = coco_ap(annotations, dets, "segm")
-    ref_name, *others = list(runners)
+    ref_name, *others = list(results)
     for name in others:
         for metric, value in res.ap[name].items():
             res.delta[f"{name}:{metric}"] = value - res.ap[ref_name][metric]
@@ -111,14 +130,20 @@ def ap_delta_on_dataset(loaded, runner: Callable[[dict], dict], backend: str, da
         from deploybridge.evaluation.miou import miou_delta_on_dataset
 
         return miou_delta_on_dataset(loaded, runner, backend, dataset, input_shape, max_delta)
+    runners, with_masks = instance_runners(loaded, runner, backend)
+    with resolve_dataset(dataset, int(input_shape[2])) as annotations:
+        result = evaluate(annotations, runners, input_shape, with_masks, loaded.preprocessing, max_delta)
+    if dataset == "shapes":  # generated in a temporary folder: name it, not its path
+        result.dataset = "the shapes validation split"
+    return result
+
+
+def instance_runners(loaded, runner: Callable[[dict], dict], backend: str) -> tuple[dict, bool]:
+    """({"pytorch": ..., backend: ...} as ``evaluate`` runners, whether mask AP applies); a one-line error for a model
+    whose outputs are not instances."""
     outputs = set(canonical_names(loaded.output_names))  # "classes" read as "labels"
     if not ({"scores", "labels"} <= outputs and outputs & {"boxes", "masks"}):  # instances: what `deploy run` reads
         raise DeployError(f"--eval computes detection AP or segmentation mIoU; this model's task is"
                           f" {loaded.task or 'unknown'} (outputs {', '.join(loaded.output_names)}): drop --eval")
     name = loaded.input_names[0]
-    runners = {"pytorch": torch_runner(loaded.module, loaded.output_names), backend: lambda x: runner({name: x})}
-    with resolve_dataset(dataset, int(input_shape[2])) as annotations:
-        result = evaluate(annotations, runners, input_shape, "masks" in outputs, loaded.preprocessing, max_delta)
-    if dataset == "shapes":  # generated in a temporary folder: name it, not its path
-        result.dataset = "the shapes validation split"
-    return result
+    return {"pytorch": torch_runner(loaded.module, loaded.output_names), backend: lambda x: runner({name: x})}, "masks" in outputs

@@ -12,7 +12,7 @@ from deploybridge_torchvision.catalogue import CATALOGUE
 # (model, square size): mobilenets at their smallest sensible size; SSD only at the size it resizes to in its graph
 SMALL = [("fasterrcnn_mobilenet_v3_large_fpn", 192), ("deeplabv3_mobilenet_v3_large", 128), ("lraspp_mobilenet_v3_large", 128),
          ("ssdlite320_mobilenet_v3_large", 320)]
-R50 = [("keypointrcnn_resnet50_fpn", 192), ("fcos_resnet50_fpn", 192), ("fasterrcnn_resnet50_fpn_v2", 192),
+R50 = [("keypointrcnn_resnet50_fpn", 160), ("fcos_resnet50_fpn", 192), ("fasterrcnn_resnet50_fpn_v2", 192),
        ("fcn_resnet50", 160), ("ssd300_vgg16", 300)]
 SLOW_S = 60  # an R50 case measured above this is marked slow
 SLOW = {"keypointrcnn_resnet50_fpn"}  # ssd300_vgg16 at 300: 38 s
