@@ -4,6 +4,8 @@ Dask worker thread per cell), every cell computing on one thread. A worker that 
 is red with the reason and the rest finish."""
 from __future__ import annotations
 
+import contextlib
+import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Sequence
 
@@ -54,6 +56,12 @@ def _ray(task, items, settings, jobs, address, finished: Finished) -> None:
         import ray
     except ImportError:
         raise DeployError("Ray is not installed: pip install ray (or --executor local)") from None
+    # Ray prints worker deaths ("(raylet) A worker died ...") on the driver's stdout, where --json goes: to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        _ray_run(ray, task, items, settings, jobs, address, finished)
+
+
+def _ray_run(ray, task, items, settings, jobs, address, finished: Finished) -> None:
     started = not ray.is_initialized()
     if started:
         kwargs = {"address": address} if address else {"num_cpus": jobs, "include_dashboard": False}

