@@ -36,11 +36,9 @@ def versions(family: str) -> tuple:
 
 @lru_cache(maxsize=None)
 def _file_hash(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from deploybridge.convert.checksums import sha256
+
+    return sha256(Path(path))
 
 
 def load(folder: Path, key: str) -> CellResult | None:
