@@ -33,3 +33,14 @@ def test_a_killed_process_says_by_what():
 
 def test_tree_rss_counts_this_process():
     assert tree_rss(os.getpid()) > 10 * 1024**2 and tree_rss(2**22 + 12345) == 0
+
+
+def test_reasons_lose_the_runs_own_paths():
+    """--check compares two runs: a temporary folder's random name or the --out folder in a reason would differ."""
+    import tempfile
+
+    from deploybridge.matrix.execute import stable
+
+    tmp = tempfile.gettempdir()
+    said = f"onnxruntime cannot load {tmp}/deploybridge-debug-fm_17t0e/segment0.onnx: InvalidGraph; kept in /data/m/x"
+    assert stable(said, "/data/m") == "onnxruntime cannot load <tmp>/segment0.onnx: InvalidGraph; kept in <out>/x"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,12 +32,19 @@ def execute_cell(cell: dict, settings: dict) -> dict:
     done = run_limited([*deploy, "convert", *cell["convert_args"], "--out", str(out), "--force"], env,
                        settings["timeout_s"], settings.get("memory_gib"), kill_at_start=kill)
     result = _read_conversion(cell, out, done)
+    result.reason = stable(result.reason, settings["out"])
     if result.status == "green" and settings.get("bench_runs"):
         left = max(1.0, settings["timeout_s"] - (time.monotonic() - start))
         _add_timing(result, run_limited([*deploy, "bench", str(out), "--runs", str(settings["bench_runs"]), "--warmup",
                                          "2", "--no-rss", "--json"], env, left, settings.get("memory_gib")), cell)
     result.seconds = round(time.monotonic() - start, 1)
     return result.to_json()
+
+
+def stable(text: str, out: str) -> str:
+    """A reason without the run's own paths (the matrix's --out, temporary folders), so two runs can be compared."""
+    text = text.replace(out, "<out>")
+    return re.sub(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^/\s]+", "<tmp>", text)
 
 
 def _read_conversion(cell: dict, out: Path, done) -> CellResult:
