@@ -31,8 +31,7 @@ class Cell:
 
     @property
     def folder(self) -> str:
-        """Where its artifact goes, relative to the matrix's output folder."""
-        return self.id.replace("/", "__")
+        return cell_folder(self.id)
 
     def convert_args(self) -> list[str]:
         flags = list(PRECISION_FLAGS[self.precision])
@@ -67,6 +66,11 @@ class CellResult:
     @classmethod
     def from_json(cls, data: dict) -> "CellResult":
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def cell_folder(cell_id: str) -> str:
+    """Where a cell's artifact goes, relative to the matrix's output folder."""
+    return cell_id.replace("/", "__")
 
 
 def skipped(cell: Cell, reason: str) -> CellResult:

@@ -5,21 +5,21 @@ once, which is the single-process AP exactly. A shard that fails or whose worker
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from deploybridge.matrix.cells import CellResult
+from deploybridge.matrix.cells import CellResult, cell_folder
+from deploybridge.matrix.execute import child_env, read_json
 from deploybridge.matrix.executors import run_tasks
 from deploybridge.matrix.limits import run_limited
 
 
 def shard_task(item: dict, settings: dict) -> dict:
     """One shard's PyTorch and artifact records ({runner: COCO records}), made in a child process."""
-    env = {**os.environ, "DEPLOYBRIDGE_THREADS": "1", "OMP_NUM_THREADS": "1"}
     done = run_limited([sys.executable, "-m", "deploybridge.evaluation.shards", item["folder"], item["annotations"],
-                        "--images", ",".join(map(str, item["ids"]))], env, settings["timeout_s"], settings.get("memory_gib"))
+                        "--images", ",".join(map(str, item["ids"]))], child_env(settings), settings["timeout_s"],
+                       settings.get("memory_gib"))
     if done.problem or done.code:
         lines = done.stderr.strip().splitlines()
         raise RuntimeError(done.problem or (lines[-1] if lines else f"exited {done.code}"))
@@ -53,8 +53,8 @@ def evaluate_cells(results: Sequence[CellResult], dataset: str, shards: int, set
 
     out, items, manifests = Path(settings["out"]), [], {}
     for r in results:
-        folder = out / r.id.replace("/", "__")
-        manifest = _manifest(folder) if r.status == "green" else None
+        folder = out / cell_folder(r.id)
+        manifest = read_json(folder / "manifest.json") if r.status == "green" else None
         if manifest is None or not instance_model(manifest):
             continue
         annotations = dataset_for(dataset, int(manifest["inputs"][0]["shape"][2]), out)
@@ -88,9 +88,3 @@ def evaluate_cells(results: Sequence[CellResult], dataset: str, shards: int, set
             worst = max(scored.delta.items(), key=lambda kv: abs(kv[1]))
             r.status, r.reason = "red", f"{worst[0]} delta {worst[1]:+.4f} on {dataset} over the bound {scored.max_delta}"
 
-
-def _manifest(folder: Path) -> dict | None:
-    try:
-        return json.loads((folder / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None

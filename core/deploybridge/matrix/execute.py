@@ -25,9 +25,7 @@ def execute_cell(cell: dict, settings: dict) -> dict:
     if kill and settings.get("in_worker"):
         os.kill(os.getpid(), signal.SIGKILL)  # the Ray / Dask worker itself dies, as under the OOM killer
     out = Path(settings["out"]) / cell["folder"]
-    env = {**os.environ, "DEPLOYBRIDGE_THREADS": str(settings.get("threads", 1)),
-           "OMP_NUM_THREADS": str(settings.get("threads", 1))}
-    env.pop(KILL_ENV, None)
+    env = child_env(settings)
     deploy = [sys.executable, "-m", "deploybridge"]
     done = run_limited([*deploy, "convert", *cell["convert_args"], "--out", str(out), "--force"], env,
                        settings["timeout_s"], settings.get("memory_gib"), kill_at_start=kill)
@@ -41,6 +39,14 @@ def execute_cell(cell: dict, settings: dict) -> dict:
     return result.to_json()
 
 
+def child_env(settings: dict) -> dict:
+    """The environment of a cell's processes: this one's, each computing on ``settings["threads"]`` (one job per core)."""
+    threads = str(settings.get("threads", 1))
+    env = {**os.environ, "DEPLOYBRIDGE_THREADS": threads, "OMP_NUM_THREADS": threads}
+    env.pop(KILL_ENV, None)
+    return env
+
+
 def stable(text: str, out: str) -> str:
     """A reason without the run's own paths (the matrix's --out, temporary folders), so two runs can be compared."""
     text = text.replace(out, "<out>")
@@ -52,7 +58,7 @@ def _read_conversion(cell: dict, out: Path, done) -> CellResult:
     if done.problem:
         result.reason = done.problem
         return result
-    manifest = _json(out / "manifest.json") if done.code in (0, 1) else None
+    manifest = read_json(out / "manifest.json") if done.code in (0, 1) else None
     if manifest is None:  # refused (2) or crashed (3): its one-line error
         lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")] or done.stderr.strip().splitlines()
         result.reason = (lines[-1] if lines else f"deploy convert exited {done.code} without a word").removeprefix("error: ")
@@ -92,7 +98,7 @@ def _add_timing(result: CellResult, done, cell: dict) -> None:
         result.reason = f"verified, not timed: {done.problem or (done.stderr.strip().splitlines() or ['no rows'])[-1]}"
 
 
-def _json(path: Path) -> dict | None:
+def read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):

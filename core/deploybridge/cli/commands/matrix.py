@@ -1,7 +1,6 @@
 """deploy matrix."""
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
