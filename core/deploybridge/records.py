@@ -133,8 +133,7 @@ class LoadedModel:
     # ONNX file whose inputs and outputs are the declared ones; the family's rewrites for it name it in `exporters`
     extra_exporters: Mapping[str, Callable[[tuple, Any, int], None]] = field(default_factory=dict)
     dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
-    # with dynamic_axes: more input shapes verification runs at, so a size baked into the graph is caught
-    other_shapes: Sequence[tuple[int, ...]] = ()
+    other_shapes: Sequence[tuple[int, ...]] = ()  # with dynamic_axes: more shapes to verify at (a baked size is caught)
     make_inputs_at: Callable[[int, tuple], tuple] | None = None  # (seed, input shape) -> example input tensors
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
     task: Task | None = None  # what the outputs mean: enables task-aware parity (deploybridge.parity.task)
@@ -144,6 +143,8 @@ class LoadedModel:
     framework_reference: Callable[[tuple], dict] | None = None
     framework_name: str = ""
     peer_check: Tolerance | None = None  # the framework's published check (basis names it), judged by Tolerance.peer
+    # (inputs, margins, px) -> {output: bool mask of the reference's elements chosen at a tie}: deploybridge.parity.ties
+    at_tie: Callable[[tuple, Mapping[str, float], float], Mapping[str, Any]] | None = None
 
     @property
     def output_names(self) -> list[str]:

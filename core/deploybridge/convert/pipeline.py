@@ -20,7 +20,8 @@ from deploybridge.errors import DeployError
 from deploybridge.parity import noise_floor as noise
 from deploybridge.parity.tensor import tolerances_for
 from deploybridge.parity.user_inputs import accepting_images
-from deploybridge.parity.verification import Verification, reference_runner, run_checks, seeds_for
+from deploybridge.parity.reference import reference_runner
+from deploybridge.parity.verification import Verification, run_checks, seeds_for
 from deploybridge.plugins import Host
 from deploybridge.records import Backend, ModelSpec, Tolerance
 from deploybridge.runtime import segments

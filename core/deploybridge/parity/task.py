@@ -60,8 +60,10 @@ def above_score(outputs: Mapping[str, np.ndarray], floor: float) -> dict:
 
 
 def task_parity(task: Task | str | None, ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray],
-                tol: Mapping[str, float] | None = None, tie_margin: float = 0.0) -> TaskCheck | None:
-    """The task's matcher on one input's reference and backend outputs; None for a model without a task."""
+                tol: Mapping[str, float] | None = None, tie_margin: float = 0.0,
+                ties: Mapping[str, np.ndarray] | None = None) -> TaskCheck | None:
+    """The task's matcher on one input's reference and backend outputs; None for a model without a task.
+    ``ties``: the reference's elements chosen at a tie (``LoadedModel.at_tie``), left out by the keypoint matcher."""
     task = Task.parse(task)
     if task is None:
         return None
@@ -71,13 +73,15 @@ def task_parity(task: Task | str | None, ref: Mapping[str, np.ndarray], got: Map
     if lost:
         return TaskCheck(task.value, False, {}, [f"backend lacks the {task.value} output(s) {', '.join(lost)}"])
     if bounds.get("min_compared_score") and task.finds_objects and "scores" in ref and "scores" in got:  # int8
+        keep = np.asarray(ref["scores"]).reshape(-1) >= bounds["min_compared_score"]
+        ties = {k: np.asarray(v)[keep] for k, v in (ties or {}).items() if len(v) == len(keep)}
         ref, got = above_score(ref, bounds["min_compared_score"]), above_score(got, bounds["min_compared_score"])
     if task in (Task.DETECTION, Task.INSTANCE_MASKS):
         metrics, failures, _ = detection.check(ref, got, bounds, with_masks=task is Task.INSTANCE_MASKS)
     elif task is Task.MASK_INSTANCES:
         metrics, failures = mask_instances.check(ref, got, bounds)
     elif task is Task.KEYPOINTS:
-        metrics, failures = keypoints.check(ref, got, bounds)
+        metrics, failures = keypoints.check(ref, got, bounds, (ties or {}).get("keypoints"))
     else:
         name = next(iter(ref))
         r, g = ref[name], got.get(name)
@@ -96,15 +100,3 @@ def detection_parity(ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray
     """Detections, with their masks when both sides have them (instance masks)."""
     task = Task.INSTANCE_MASKS if "masks" in ref and "masks" in got else Task.DETECTION
     return task_parity(task, ref, got, tol)
-
-
-def tie_margin(floor: float | None, atol: float) -> float:
-    """How close the reference's two best scores may be for either argmax to be right.
-
-    Two correct runtimes each sit about one noise-floor multiple (the tolerance factor) from the exact scores, so
-    each of the two best may move by that much in opposite directions: twice the output's noise-derived bound.
-    Without a measured floor, twice the output's absolute tolerance.
-    """
-    from deploybridge.parity.noise_floor import NOISE_FACTOR
-
-    return 2.0 * (NOISE_FACTOR * floor if floor is not None else atol)

@@ -7,7 +7,9 @@ ordered differently by two correct runtimes. A fixed-count top-k (DETR's 300
 of queries x classes) may also keep a different row at its cut when two scores
 there are closer than the runtimes' noise: such rows, both within twice the
 score tolerance of the lowest kept score and at most 1% of the rows, are
-reported as boundary swaps and left out of the comparison, never silently.
+reported as boundary swaps and left out of the comparison, never silently. Elements the family shows the reference
+chose at a tie (``LoadedModel.at_tie``: a keypoint heatmap's two peaks within the tie margin) are left out and
+counted the same way.
 """
 from __future__ import annotations
 
@@ -133,10 +135,21 @@ def compare_tensor(name: str, ref: np.ndarray, got: np.ndarray, tol: Tolerance) 
     return OutputCheck(**base, max_abs=float(diff.max()), max_rel=max_rel, passed=ok)
 
 
+def _tied(ties: Mapping[str, np.ndarray] | None, name: str, shape: tuple, swapped: np.ndarray | None) -> np.ndarray | None:
+    """The output's tie mask, cut like its rows (boundary swaps out); None when there is none or it does not fit."""
+    mask = None if ties is None else ties.get(name)
+    if mask is None:
+        return None
+    mask = np.asarray(mask, bool)
+    mask = mask[~swapped] if swapped is not None else mask
+    return mask if mask.shape == tuple(shape[:mask.ndim]) else None
+
+
 def compare_outputs(
     seed: int, outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray],
-    tolerances: Mapping[str, Tolerance],
+    tolerances: Mapping[str, Tolerance], ties: Mapping[str, np.ndarray] | None = None,
 ) -> InputCheck:
+    """``ties``: output name -> boolean mask over the reference's leading dims, elements not to compare (at a tie)."""
     check = InputCheck(seed=seed, passed=True)
     missing = [o.name for o in outputs if o.name not in got]
     if missing:
@@ -171,10 +184,17 @@ def compare_outputs(
                 g = g[perm]
                 if check.boundary_swaps:
                     r, g = r[~swapped], g[~swapped]
+            tied = _tied(ties, o.name, r.shape, swapped if check.boundary_swaps else None)
+            if tied is not None:
+                r, g = r[~tied], g[~tied]
             c = compare_tensor(o.name, r, g, tolerances[o.name])
             if o.per_detection and check.boundary_swaps:
                 c.note = (f"{check.boundary_swaps} row(s) at the top-k cut kept by one side only (scores within twice"
                           " the tolerance of the lowest kept score): not compared")
+            if tied is not None and tied.any():
+                c.note = (c.note + "; " if c.note else "") + (
+                    f"{int(tied.sum())} element(s) the reference chose at a tie (another candidate within the tie"
+                    " margin): not compared")
         check.outputs.append(c)
         check.passed &= c.passed
     return check

@@ -56,6 +56,10 @@ class Verification:
         if tasks:
             failed = sum(not t["passed"] for t in tasks)
             text += f", {tasks[0]['task']} parity failed on {failed} of {len(tasks)} inputs" if failed else f", {tasks[0]['task']} parity ok"
+            at_tie = sum(t["metrics"].get("keypoints_at_tie", 0) for t in tasks)
+            if at_tie:
+                text += (f" ({at_tie} keypoint(s) left out: the reference's heatmap had another peak within the tie"
+                         " margin, either is right)")
         if self.framework and not self.framework.get("passed", True):
             text += f", {self.framework.get('framework') or 'framework'} parity FAILED"
         notes = self.tolerance_notes()
@@ -81,15 +85,18 @@ def verify(
     reference: Callable[[int], tuple[dict, dict]], run_backend: Callable[[dict], dict],
     tolerances: Mapping[str, Tolerance], on_input: Callable[[int], None] | None = None,
     task: str | None = None, task_tolerances: Mapping[str, float] | None = None, allow_inconclusive: bool = False,
+    ties: Callable[[dict], Mapping[str, np.ndarray]] | None = None,
 ) -> Verification:
-    """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts.
+    """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts; ``ties(inputs)`` the reference's
+    elements chosen at a tie on those inputs (:func:`tie_finder`), which both checks leave out and count.
 
     Both checks must pass: tensor parity (every output within tolerance) and,
     for a known ``task``, task-aware parity (same objects, classes, pixels). A verification whose reference outputs
     leave nothing to compare is inconclusive, not a pass, unless ``allow_inconclusive``.
     """
     from deploybridge.parity.conclusive import inconclusive_reason, nothing_compared
-    from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity, tie_margin
+    from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity
+    from deploybridge.parity.ties import tie_margin
 
     task_tol = {**DEFAULT_TASK_TOLERANCES, **(task_tolerances or {})}
     first = outputs[0].name if outputs else None
@@ -104,9 +111,10 @@ def verify(
             if on_input:
                 on_input(k)
             continue
-        check = compare_outputs(seed, outputs, ref, got, tolerances)
+        tied = ties(inputs) if ties else None
+        check = compare_outputs(seed, outputs, ref, got, tolerances, tied)
         check.nothing_compared = nothing_compared(outputs, ref, task)
-        task_check = task_parity(task, ref, got, task_tol, margin)
+        task_check = task_parity(task, ref, got, task_tol, margin, tied)
         if task_check is not None:
             check.task = task_check.to_json()
             check.passed &= task_check.passed
@@ -125,33 +133,6 @@ def verify(
     return verification
 
 
-def reference_runner(loaded: LoadedModel, spec: ModelSpec) -> Callable[[int], tuple[dict, dict]]:
-    """seed -> (inputs, reference outputs) as numpy dicts; memoised, since the noise floor and parity both need it."""
-    import functools
-
-    import torch
-
-    @functools.cache
-    def run(seed: int, shape: tuple | None = None) -> tuple[dict, dict]:
-        inputs = loaded.make_inputs(seed) if shape is None else loaded.make_inputs_at(seed, shape)
-        try:
-            with torch.no_grad():
-                out = loaded.module(*inputs)
-        except DeployError:  # the model says itself what is wrong (e.g. an op a compatibility layer lacks)
-            raise
-        except Exception as exc:
-            shape = "x".join(str(d) for d in inputs[0].shape)
-            # where it was raised: a framework's bare `assert` has no message of its own
-            raise DeployError(f"model '{spec.model}' fails on input {shape}: {first_line(exc, 200, where=True)}; check --input-shape") from exc
-        out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
-        if len(out) != len(loaded.outputs):
-            raise DeployError(f"family '{spec.family}' declares {len(loaded.outputs)} outputs but the model returned {len(out)}")
-        as_np = lambda ts, names: {n: t.detach().cpu().numpy() for n, t in zip(names, ts)}  # noqa: E731
-        return as_np(inputs, loaded.input_names), as_np(out, loaded.output_names)
-
-    return run
-
-
 def run_checks(backend: str, loaded: LoadedModel, seeds: Sequence[int | str], reference: Callable, runner: Callable[[dict], dict],
                tolerances: Mapping[str, Tolerance], task_tolerances: Mapping[str, float] | None = None,
                on_input: Callable[[int], None] | None = None, allow_inconclusive: bool = False) -> Verification:
@@ -159,21 +140,24 @@ def run_checks(backend: str, loaded: LoadedModel, seeds: Sequence[int | str], re
     the seeded inputs (tensor and task parity, conclusiveness), the family's other input shapes for a dynamic export,
     and the exported wrapper against the framework's own predict. A check that cannot run is listed in ``not_run``
     with the reason. ``reference``: :func:`reference_runner`'s, shared by all of them (memoised)."""
+    from deploybridge.parity.ties import tie_finder
+
+    ties = tie_finder(loaded, tolerances, (task_tolerances or {}).get("max_keypoint_deviation_px"))
     verification = verify(backend, loaded.outputs, seeds, reference, runner, tolerances, on_input, loaded.task,
-                          task_tolerances, allow_inconclusive)
+                          task_tolerances, allow_inconclusive, ties)
     # the other shapes take a synthetic input: an --inputs image has one size (the export's)
     synthetic = next((s for s in seeds if not isinstance(s, str)), None)
     if synthetic is None:
         from deploybridge.parity.synthetic_inputs import verification_seeds
 
         synthetic = verification_seeds(0, 1)[0]
-    verify_other_shapes(verification, loaded, reference, runner, tolerances, synthetic, task_tolerances)
+    verify_other_shapes(verification, loaded, reference, runner, tolerances, synthetic, task_tolerances, ties)
     framework_parity(verification, loaded, reference, seeds)
     return verification
 
 
 def verify_other_shapes(verification: Verification, loaded: LoadedModel, reference, runner, tolerances, seed: int,
-                        task_tolerances) -> None:
+                        task_tolerances, ties=None) -> None:
     """A dynamic-shape export is also verified at the family's other input shapes: a size the exporter baked into
     the graph (the dynamo exporter does with SOLO's CoordConv grid) fails here instead of in production."""
     if not loaded.dynamic_axes:
@@ -185,7 +169,7 @@ def verify_other_shapes(verification: Verification, loaded: LoadedModel, referen
     for shape in loaded.other_shapes:
         # whether there was anything to compare is judged on the main inputs, not on this one extra input
         extra = verify(verification.backend, loaded.outputs, [seed], lambda s, shape=tuple(shape): reference(s, shape), runner,
-                       tolerances, None, loaded.task, task_tolerances, allow_inconclusive=True)
+                       tolerances, None, loaded.task, task_tolerances, allow_inconclusive=True, ties=ties)
         for check in extra.inputs:
             check.input_shape = list(shape)
         verification.inputs += extra.inputs
@@ -230,6 +214,7 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
     from deploybridge.convert import artifact
     from deploybridge.convert.resolve import load_model, resolve_backend, resolve_family
     from deploybridge.evaluation.ap_delta import ap_delta_on_dataset
+    from deploybridge.parity import reference
     from deploybridge.runtime import segments
 
     if manifest is None:
@@ -261,7 +246,7 @@ def verify_artifact(host: Host, folder: Path, backend_name: str | None = None, b
 
         loaded = accepting_images(loaded, manifest.get("preprocessing"))
     task_tol = {**(manifest.get("task_tolerances") or {}), **(task_tolerances or {})}
-    verification = run_checks(backend.name, loaded, seeds, reference_runner(loaded, spec), runner, tolerances, task_tol,
+    verification = run_checks(backend.name, loaded, seeds, reference.reference_runner(loaded, spec), runner, tolerances, task_tol,
                               on_input, allow_inconclusive)
     from deploybridge.parity import precision_gate
 

@@ -172,7 +172,8 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
     import torch
 
     from deploybridge.convert.resolve import load_model, resolve_family
-    from deploybridge.parity.verification import reference_runner, verify
+    from deploybridge.parity.reference import reference_runner
+    from deploybridge.parity.verification import verify
     from deploybridge.records import ModelSpec, Tolerance
 
     folder = Path(folder)

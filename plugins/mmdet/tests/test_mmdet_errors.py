@@ -20,7 +20,7 @@ def test_a_bare_assert_inside_mmdetection_names_its_module():
     from mmdet.models.task_modules.coders import DistancePointBBoxCoder
 
     from deploybridge.errors import DeployError
-    from deploybridge.parity.verification import reference_runner
+    from deploybridge.parity.reference import reference_runner
     from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
 
     coder = DistancePointBBoxCoder()

@@ -7,6 +7,7 @@ from deploybridge.errors import DeployError, first_line
 from deploybridge.parity.synthetic_inputs import calibration_seeds, smooth_images
 from deploybridge.records import LoadedModel, ModelSpec, OutputSpec
 
+from deploybridge_torchvision import keypoint_ties
 from deploybridge_torchvision.catalogue import CATALOGUE, Entry
 from deploybridge_torchvision.wrappers import IMAGENET_MEAN, IMAGENET_STD
 
@@ -142,6 +143,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         exporter_reason=LEGACY_REASON[entry.task],
         dynamic_axes=dynamic,
         task=entry.task,
+        at_tie=keypoint_ties.at_tie(wrapper) if entry.task == "keypoints" else None,
         categories=_categories(spec.model, entry),
         preprocessing={
             "input": "float32 RGB in [0, 1], NCHW",

@@ -78,7 +78,10 @@ def _case(model, size):
 def test_converts_and_verifies_with_random_weights(cli, tmp_path, model, size):
     entry = CATALOGUE[model]
     out = tmp_path / model
-    result = cli("convert", "--plugin", "torchvision", "--model", model, "--random-weights",
+    # Keypoint R-CNN on OpenVINO here (issue 22: "and on OpenVINO where it is installed"); on ONNX Runtime in
+    # test_keypoints_run.py, which converts it at 128
+    backend = "openvino" if entry.task == "keypoints" else "onnxruntime"
+    result = cli("convert", "--plugin", "torchvision", "--model", model, "--random-weights", "--backend", backend,
                  "--input-shape", f"1,3,{size},{size}", "--out", out)
     assert result.code == 0, result.out + result.err
     manifest = json.loads((out / "manifest.json").read_text())
@@ -94,7 +97,9 @@ def test_converts_and_verifies_with_random_weights(cli, tmp_path, model, size):
             # FCOS fills its 100-detection cap: one of 100 may pair differently (the task bound allows 1 %)
             assert metrics["matched_fraction"] >= 0.99 and metrics["max_box_deviation_px"] <= 1.0, metrics
         if entry.task == "keypoints":
+            # keypoints the reference chose between two heatmap peaks are left out (random heads: ~2 %), never most
             assert metrics["max_keypoint_deviation_px"] <= 1.0, metrics
+            assert metrics["keypoints_at_tie"] <= 0.1 * metrics["keypoints_compared"], metrics
     expected = {"segmentation": ["out"], "keypoints": ["boxes", "scores", "labels", "keypoints", "keypoints_scores"],
                 "detection": ["boxes", "scores", "labels"] + (["masks"] if entry.masks else [])}[entry.task]
     assert [o["name"] for o in manifest["outputs"]] == expected

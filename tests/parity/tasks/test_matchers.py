@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, TASK_BOUNDS, missing_outputs, task_parity, tie_margin
+from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, TASK_BOUNDS, missing_outputs, task_parity
+from deploybridge.parity.ties import tie_margin
 from deploybridge.records import Task
 
 

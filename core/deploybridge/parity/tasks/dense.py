@@ -20,7 +20,7 @@ def near_ties(ref: np.ndarray, axis: int, tie_margin: float) -> np.ndarray:
 
 def argmax_agreement(ref: np.ndarray, got: np.ndarray, axis: int, tie_margin: float) -> tuple[float, int]:
     """Fraction of positions whose argmax agrees, not counting near-ties: where the reference's two best scores are
-    within ``tie_margin`` either answer is correct. The margin is its own quantity (see parity.task.tie_margin)."""
+    within ``tie_margin`` either answer is correct. The margin is its own quantity (see parity.ties.tie_margin)."""
     if ref.shape != got.shape:
         return 0.0, 0
     ties = near_ties(ref, axis, tie_margin)
