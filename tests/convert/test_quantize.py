@@ -105,3 +105,36 @@ def test_quantizable_ops_of_a_graph_with_host_steps_are_those_before_them(cli, t
     found, after = set(quantizable(model)), {n.name for n in after_host_steps(model)}
     assert len(found) > 100 and not found & after
     assert "/model/backbone/stem/stem.0/stem.0.0/Conv" in found
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+def test_int8_below_opset_13_quantizes_weights_per_tensor_and_loads(tmp_path, monkeypatch, opset):
+    """DequantizeLinear has an axis from opset 13 only; onnxruntime's quantizer writes one at any opset, so a
+    per-channel int8 model exported at --opset 11 (SOLO R50, MMDeploy's opset) did not load. Planted: per channel at
+    opset 11 -> 'Unrecognized attribute: axis'."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from deploybridge.convert import quantize as q
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1)).eval()
+    path = tmp_path / "fp32.onnx"
+    torch.onnx.export(net, (torch.rand(1, 3, 16, 16),), str(path), opset_version=opset, input_names=["x"], dynamo=False)
+    rng = np.random.default_rng(0)
+    calib = q.Calibration([{"x": rng.random((1, 3, 16, 16), np.float32)} for _ in range(4)], "test")
+
+    def quantized(name):
+        out = tmp_path / name
+        q.quantize(path, out, calib, [], tmp_path / f"scratch-{name}")
+        return out
+
+    model = onnx.load(str(quantized("int8.onnx")))
+    axes = [a for n in model.graph.node if n.op_type == "DequantizeLinear" for a in n.attribute if a.name == "axis"]
+    assert bool(axes) == (opset >= 13) and [o.version for o in model.opset_import if o.domain == ""] == [opset]
+    ort.InferenceSession(str(tmp_path / "int8.onnx"), providers=["CPUExecutionProvider"])
+    if opset < 13:
+        monkeypatch.setattr(q, "per_channel_allowed", lambda model: True)
+        with pytest.raises(Exception, match="axis"):
+            ort.InferenceSession(str(quantized("planted.onnx")), providers=["CPUExecutionProvider"])

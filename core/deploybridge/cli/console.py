@@ -71,3 +71,25 @@ class StageProgress:
     def note(self, message: str) -> None:
         if not self.quiet:
             self.console.print(message)
+
+
+@contextmanager
+def counted(total: int, what: str) -> Iterator[Any]:
+    """Progress over ``total`` items that finish in any order (matrix cells): on a terminal a live bar, with each
+    finished item's line printed above it; elsewhere the lines alone. Yields ``finished(line, tally)``: ``tally`` is
+    the bar's text after it ("12 green, 1 red")."""
+    console = err()
+    if not console.is_terminal:
+        yield lambda line, tally="": console.print(line, markup=False)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("", total=total)
+
+        def finished(line: str, tally: str = "") -> None:
+            bar.console.print(line, markup=False)
+            bar.update(task, advance=1, description=tally)
+
+        yield finished

@@ -202,9 +202,21 @@ def quantizable(model) -> list[str]:
     return [n.name for n in model.graph.node if n.op_type in ops and n.name and n.name not in rest]
 
 
+PER_CHANNEL_OPSET = 13  # DequantizeLinear's axis attribute
+
+
+def per_channel_allowed(model) -> bool:
+    """Whether weights may be quantized per channel: DequantizeLinear has an ``axis`` only from opset 13, and
+    onnxruntime's quantizer writes one at any opset (SOLO R50 at --opset 11: "Unrecognized attribute: axis for operator
+    DequantizeLinear", the model would not load). Below 13, per tensor: the opset the user asked for is kept."""
+    default = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), PER_CHANNEL_OPSET)
+    return default >= PER_CHANNEL_OPSET
+
+
 def quantize(fp32_path: Path, out_path: Path, calib: Calibration, exclude: Sequence[str], scratch: Path) -> None:
-    """Static QDQ int8 of ``fp32_path`` into ``out_path``: per-channel int8 weights, uint8 activations (MinMax over
-    ``calib``), the nodes named in ``exclude`` kept in float32. The ranges are computed once per ``scratch`` folder
+    """Static QDQ int8 of ``fp32_path`` into ``out_path``: per-channel int8 weights (per-tensor below opset 13, see
+    :func:`per_channel_allowed`), uint8 activations (MinMax over ``calib``), the nodes named in ``exclude`` kept in
+    float32. The ranges are computed once per ``scratch`` folder
     and reused by later rounds of the precision search (where onnxruntime can cache them)."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
@@ -223,7 +235,7 @@ def quantize(fp32_path: Path, out_path: Path, calib: Calibration, exclude: Seque
     with _quiet():
         try:
             quantize_static(str(part_path), str(quantized_part), None if cache.is_file() and kwargs else _Reader(calib.feeds),
-                            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                            quant_format=QuantFormat.QDQ, per_channel=per_channel_allowed(part), activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, nodes_to_exclude=list(exclude), **kwargs)
         except Exception as exc:
             from deploybridge.errors import first_line

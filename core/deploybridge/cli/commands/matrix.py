@@ -91,15 +91,15 @@ def matrix(
     total, progress = len(todo) + skipped_here, console.err()
     progress.print(f"deploy matrix: {total} cells, {skipped_here} skipped here, {len(todo) - len(cells)} from the cache,"
                    f" {len(cells)} to run on {executor}, {jobs} at once", markup=False)
+    with console.counted(len(cells), "cells") as finished:
+        def done(result) -> None:
+            result.key = keys.get(result.id, "")
+            cache.store(store, result)
+            results.append(result)
+            why = f": {result.reason}" if result.reason else ""
+            finished(f"[{len(results)}/{total}] {result.id} {result.status}{why} ({result.seconds:.0f} s)", report.summary(results))
 
-    def done(result) -> None:
-        result.key = keys.get(result.id, "")
-        cache.store(store, result)
-        results.append(result)
-        why = f": {result.reason}" if result.reason else ""
-        progress.print(f"[{len(results)}/{total}] {result.id} {result.status}{why} ({result.seconds:.0f} s)", markup=False)
-
-    run_cells(cells, settings, executor, jobs, address, done)
+        run_cells(cells, settings, executor, jobs, address, done)
     if eval_dataset:
         from deploybridge.matrix.evaluate import evaluate_cells
 
