@@ -47,3 +47,13 @@ def test_missing_stacks_and_backends_are_skipped_with_the_install_hint():
         plan(ok, ["onnxrt"], ["fp32"], host)
     with pytest.raises(DeployError, match="unknown precision int4"):
         plan(ok, ["onnxruntime"], ["int4"], host)
+
+
+def test_the_torchvision_builders_row_set_has_all_18_builders_at_their_default_size():
+    rows = choose_entries(rows="torchvision-builders")
+    assert len(rows) == 18 and {e.family for e in rows} == {"torchvision"}
+    assert "torchvision/keypointrcnn_resnet50_fpn" in {e.name for e in rows}
+    assert all("--input-shape" not in e.convert_args and "--random-weights" in e.convert_args for e in rows)
+    assert [e.name for e in choose_entries((), ["ssd300_vgg16"], "torchvision-builders")] == ["torchvision/ssd300_vgg16"]
+    with pytest.raises(DeployError, match="unknown row set 'zoo'; choose from seeds, torchvision-builders"):
+        choose_entries(rows="zoo")

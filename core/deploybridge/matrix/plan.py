@@ -7,7 +7,7 @@ from typing import Sequence
 
 from deploybridge.errors import DeployError
 from deploybridge.matrix.cells import PRECISION_FLAGS, Cell, CellResult, Entry, skipped
-from deploybridge.matrix.presets import adhoc_entry, seed_entries
+from deploybridge.matrix.presets import ROW_SETS, adhoc_entry
 
 DEFAULT_BACKENDS = ("onnxruntime", "openvino", "torchscript")
 DEFAULT_PRECISIONS = ("fp32", "int8")
@@ -15,10 +15,12 @@ INSTALL_HINTS = {"detectron2": "deploy install detectron2", "mmdet": "deploy ins
                  "fastreid": "deploy install fastreid"}
 
 
-def choose_entries(families: Sequence[str] = (), models: Sequence[str] = ()) -> list[Entry]:
-    """The seed rows, narrowed to ``families`` and ``models`` (a row's name, its model part, or ``family:model``
-    for a model not among them)."""
-    entries = seed_entries()
+def choose_entries(families: Sequence[str] = (), models: Sequence[str] = (), rows: str = "seeds") -> list[Entry]:
+    """The rows of the set ``rows`` (presets.ROW_SETS), narrowed to ``families`` and ``models`` (a row's name, its
+    model part, or ``family:model`` for a model not among them)."""
+    if rows not in ROW_SETS:
+        raise DeployError(f"unknown row set '{rows}'; choose from {', '.join(ROW_SETS)}")
+    entries = ROW_SETS[rows]()
     if families:
         entries = [e for e in entries if e.family in families]
     if models:

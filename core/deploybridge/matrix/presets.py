@@ -39,6 +39,19 @@ def seed_entries() -> list[Entry]:
     ]
 
 
+def torchvision_builder_entries() -> list[Entry]:
+    """Every detection, keypoint and segmentation builder torchvision ships (18 in 0.29), random weights at the
+    family's default size for it (320², SSD300 at 300²): the page docs/support-torchvision.md."""
+    import torchvision.models as tvm
+
+    names = sorted(set(tvm.list_models(module=tvm.detection)) | set(tvm.list_models(module=tvm.segmentation)))
+    return [Entry(f"torchvision/{n}", "torchvision", ("--plugin", "torchvision", "--model", n, "--random-weights"))
+            for n in names]
+
+
+ROW_SETS = {"seeds": seed_entries, "torchvision-builders": torchvision_builder_entries}
+
+
 def adhoc_entry(name: str) -> Entry:
     """``family:model`` not among the seed rows: random weights at the family's default size."""
     family, _, model = name.partition(":")

@@ -26,6 +26,9 @@ def _default_memory_gib(jobs: int) -> float:
 
 
 def matrix(
+    rows: str = typer.Option("seeds", "--rows", help="Which rows: seeds (every seed model and the embedded shapes"
+                             " models; docs/support-matrix.md) or torchvision-builders (every detection, keypoint and"
+                             " segmentation builder torchvision ships, random weights; docs/support-torchvision.md)."),
     families: Optional[str] = typer.Option(None, "--families", help="Only these families' rows (comma-separated)."),
     models: Optional[str] = typer.Option(None, "--models", help="Only these rows (comma-separated; a row's name such as"
                                          " shapes_retinanet, or family:model for any other model, random weights)."),
@@ -77,7 +80,7 @@ def matrix(
         raise DeployError(f"{check} not found; write one first with --write")
     if eval_dataset and eval_dataset != "shapes" and not Path(eval_dataset).is_file():
         raise DeployError(f"dataset {eval_dataset} not found; give a COCO annotations .json or 'shapes'")
-    entries = choose_entries(_names(families), _names(models))
+    entries = choose_entries(_names(families), _names(models), rows)
     todo, results = plan(entries, _names(backends), _names(precisions), Host())
     settings = {"out": str(out.resolve()), "timeout_s": timeout, "memory_gib": memory_gib or _default_memory_gib(jobs),
                 "bench_runs": bench_runs, "threads": 1, "kill": os.environ.get(KILL_ENV)}
