@@ -129,8 +129,7 @@ class LoadedModel:
     default_exporter: str = "legacy"
     exporter_reason: str = ""
     exporters: Sequence[str] = ("legacy", "dynamo")  # those this model can be exported with; others are refused
-    # exporters the family adds (name -> fn(inputs, onnx_path, opset)), e.g. the solo family's "mmdeploy": fn writes an
-    # ONNX file whose inputs and outputs are the declared ones; the family's rewrites for it name it in `exporters`
+    # exporters the family adds (name -> fn(inputs, onnx_path, opset) writing the declared I/O), e.g. solo's "mmdeploy"
     extra_exporters: Mapping[str, Callable[[tuple, Any, int], None]] = field(default_factory=dict)
     dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
     other_shapes: Sequence[tuple[int, ...]] = ()  # with dynamic_axes: more shapes to verify at (a baked size is caught)
@@ -145,6 +144,7 @@ class LoadedModel:
     peer_check: Tolerance | None = None  # the framework's published check (basis names it), judged by Tolerance.peer
     # (inputs, margins, px) -> {output: bool mask of the reference's elements chosen at a tie}: deploybridge.parity.ties
     at_tie: Callable[[tuple, Mapping[str, float], float], Mapping[str, Any]] | None = None
+    score_threshold: float | None = None  # the model drops detections below it; parity.ties.threshold_ties uses it
 
     @property
     def output_names(self) -> list[str]:

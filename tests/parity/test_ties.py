@@ -60,3 +60,44 @@ def test_every_keypoint_at_a_tie_compares_nothing_and_fails():
     ref, got = _pair()
     check = task_parity(Task.KEYPOINTS, ref, got, ties={"keypoints": np.ones((2, 2), bool)})
     assert not check.passed and "nothing compared" in check.failures[0]
+
+
+def _with_extra(score):
+    """A reference of two detections and a backend that also kept a third, scoring ``score`` (threshold 0.05)."""
+    ref = {"boxes": np.array([[0, 0, 20, 20], [30, 30, 60, 60]], np.float32), "scores": np.array([0.9, 0.3], np.float32),
+           "labels": np.array([1, 2])}
+    got = {k: v.copy() for k, v in ref.items()}
+    got["boxes"] = np.concatenate([got["boxes"], [[70, 10, 90, 40]]]).astype(np.float32)
+    got["scores"], got["labels"] = np.append(got["scores"], np.float32(score)), np.append(got["labels"], 3)
+    return ref, got
+
+
+def test_a_detection_one_side_kept_at_the_score_threshold_is_left_out():
+    """Mask R-CNN v2 at 320²: ONNX Runtime (and float64 PyTorch) kept a 0.050005 detection float32 PyTorch dropped."""
+    from deploybridge.parity.ties import threshold_ties
+
+    outputs = OUTPUTS[:3]
+    ref, got = _with_extra(0.050005)
+    r, g, kept, left_out = threshold_ties(outputs, ref, got, 0.05, margin=1e-3)
+    assert left_out == 1 and kept.tolist() == [True, True] and len(g["boxes"]) == 2
+    assert compare_outputs(0, outputs, r, g, TOL).passed and task_parity(Task.DETECTION, r, g).passed
+    # planted: far from the threshold, or no threshold declared -> nothing left out, the counts differ and parity fails
+    for score, threshold in ((0.2, 0.05), (0.050005, None)):
+        ref, got = _with_extra(score)
+        r, g, kept, left_out = threshold_ties(outputs, ref, got, threshold, margin=1e-3)
+        assert left_out == 0 and kept is None and not compare_outputs(0, outputs, r, g, TOL).passed
+
+
+def test_verify_reports_threshold_ties_in_the_summary():
+    from deploybridge.parity.verification import verify
+
+    ref, got = _with_extra(0.0502)
+    tolerances = {n: Tolerance(1e-3, 1e-3, noise_floor=1e-4) for n in ("boxes", "scores", "labels")}  # margin 1e-3
+    run = lambda seed: ({"images": np.zeros((1, 3, 4, 4), np.float32)}, ref)  # noqa: E731
+    passed = verify("onnxruntime", OUTPUTS[:3], [0], run, lambda inputs: got, tolerances, task="detection",
+                    score_threshold=0.05)
+    assert passed.passed and passed.inputs[0].threshold_ties == 1
+    assert "1 detection(s) kept by one side only with a score within the tie margin" in passed.summary()
+    ref, got = _with_extra(0.052)  # 2e-3 above the threshold: beyond the margin
+    assert not verify("onnxruntime", OUTPUTS[:3], [0], run, lambda inputs: got, tolerances, task="detection",
+                      score_threshold=0.05).passed

@@ -1,5 +1,6 @@
 """Cells cached by what they depend on: the model's arguments, backend, precision, the timing settings, every local
-file the arguments name (hashed by content) and the versions of deploybridge, its plugins and the runtimes. A re-run
+file the arguments name (hashed by content), the versions of deploybridge, its plugins and the runtimes, and the source
+of deploybridge, its rewrites and the row's family plugin (a developer's edit keeps the version number). A re-run
 recomputes only the cells whose key changed; a red cell is cached too (it is a result), a killed one is not."""
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ NOT_CACHED = ("timed out", "out of memory", "killed by", "worker died")  # the m
 def cell_key(cell: dict, settings: dict) -> str:
     what = {"args": cell["convert_args"], "family": cell["family"], "bench_runs": settings.get("bench_runs"),
             "files": {a: _file_hash(a) for a in cell["convert_args"] if Path(a).is_file()},
-            "versions": versions(cell["family"])}
+            "versions": versions(cell["family"]), "source": source(cell["family"])}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -32,6 +33,28 @@ def versions(family: str) -> tuple:
         except metadata.PackageNotFoundError:
             pass
     return tuple(found)
+
+
+@lru_cache(maxsize=None)
+def source(family: str) -> str:
+    """The hash of the Python source the cell runs: deploybridge, its rewrites and the family's plugin package."""
+    from importlib import util
+
+    folders = []
+    for package in ("deploybridge", "deploybridge_rewrites", f"deploybridge_{family}"):
+        spec = util.find_spec(package)
+        if spec and spec.submodule_search_locations:
+            folders += list(spec.submodule_search_locations)
+    return source_hash(tuple(folders))
+
+
+def source_hash(folders: tuple[str, ...]) -> str:
+    """sha256 over every .py file under ``folders`` (path and content, in a fixed order)."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*.py")):
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @lru_cache(maxsize=None)

@@ -5,6 +5,8 @@ position; task parity (deploybridge.parity.tasks) then compares what each pair s
 """
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 
@@ -54,6 +56,21 @@ def greedy_match(iou: np.ndarray, same_class: np.ndarray, threshold: float) -> l
             used_i.add(i)
             used_j.add(j)
     return pairs
+
+
+def detection_pairs(per_detection: Sequence[str], a: Mapping, b: Mapping) -> list[tuple[int, int]] | None:
+    """Rows of two runs' per-detection outputs that are the same object, paired as task parity pairs them (same
+    label, box or mask IoU >= 0.5); None when the outputs have neither boxes nor masks."""
+    from deploybridge.parity.output_names import model_name
+
+    key = "boxes" if "boxes" in per_detection else "masks" if "masks" in per_detection else None
+    if key is None or key not in a or key not in b:
+        return None
+    x, y = np.asarray(a[key]), np.asarray(b[key])
+    iou = box_iou(x.astype(np.float64), y.astype(np.float64)) if key == "boxes" else mask_iou(x, y)
+    label = model_name("labels", per_detection)
+    same = (np.asarray(a[label])[:, None] == np.asarray(b[label])[None, :]) if label else np.ones(iou.shape, bool)
+    return greedy_match(iou, same, 0.5)
 
 
 def edge(mask: np.ndarray) -> np.ndarray:

@@ -20,7 +20,6 @@ from typing import Callable, Collection, Mapping, Sequence
 import numpy as np
 
 from deploybridge.errors import first_line
-from deploybridge.parity.output_names import model_name
 from deploybridge.parity.tensor import compare_outputs
 from deploybridge.records import LoadedModel, OutputSpec, Tolerance
 
@@ -83,21 +82,16 @@ def same_detections(outputs: Sequence[OutputSpec], ref64: Mapping, ref32: Mappin
     another detection than float32 (a score at a threshold, an NMS tie); pairing rows by position or by nearest box
     then measures the distance between two objects (Mask R-CNN at 192²: 24.6 px "noise" in boxes) — a changed
     selection, not rounding, and it is left out of the floor."""
-    from deploybridge.parity.matching import box_iou, greedy_match, mask_iou
+    from deploybridge.parity.matching import detection_pairs
 
     per_det = [o.name for o in outputs if o.per_detection]
-    key = "boxes" if "boxes" in per_det else "masks" if "masks" in per_det else None
-    if key is None or key not in ref64 or key not in ref32:
+    pairs = detection_pairs(per_det, ref64, ref32)
+    if pairs is None:
         return dict(ref64), dict(ref32), 0
-    a, b = np.asarray(ref64[key]), np.asarray(ref32[key])
-    iou = box_iou(a.astype(np.float64), b.astype(np.float64)) if key == "boxes" else mask_iou(a, b)
-    label = model_name("labels", per_det)
-    same = (np.asarray(ref64[label])[:, None] == np.asarray(ref32[label])[None, :]) if label else np.ones(iou.shape, bool)
-    pairs = greedy_match(iou, same, 0.5)
     rows64, rows32 = [i for i, _ in pairs], [j for _, j in pairs]
     cut64 = {n: np.asarray(v)[rows64] if n in per_det else v for n, v in ref64.items()}
     cut32 = {n: np.asarray(v)[rows32] if n in per_det else v for n, v in ref32.items()}
-    return cut64, cut32, len(a) + len(b) - 2 * len(pairs)
+    return cut64, cut32, len(ref64[per_det[0]]) + len(ref32[per_det[0]]) - 2 * len(pairs)
 
 
 def _count_outside(tally: list, got, exact, bound: Tolerance) -> None:

@@ -45,6 +45,7 @@ class InputCheck:
     detections_got: int | None = None
     reordered: int = 0
     boundary_swaps: int = 0  # rows at a top-k cut kept by one side only (see boundary_swaps), not compared
+    threshold_ties: int = 0  # rows at the model's score threshold kept by one side only (parity.ties), not compared
     outputs: list[OutputCheck] = field(default_factory=list)
     task: dict | None = None  # task-aware parity (deploybridge.parity.task.TaskCheck as a dict)
     input_shape: list | None = None  # set when the input is not at the export size (dynamic-shape checks)

@@ -56,6 +56,10 @@ class Verification:
         if tasks:
             failed = sum(not t["passed"] for t in tasks)
             text += f", {tasks[0]['task']} parity failed on {failed} of {len(tasks)} inputs" if failed else f", {tasks[0]['task']} parity ok"
+            at_threshold = sum(i.threshold_ties for i in self.inputs)
+            if at_threshold:
+                text += (f" ({at_threshold} detection(s) kept by one side only with a score within the tie margin of"
+                         " the model's score threshold: not compared)")
             at_tie = sum(t["metrics"].get("keypoints_at_tie", 0) for t in tasks)
             if at_tie:
                 text += (f" ({at_tie} keypoint(s) left out: the reference's heatmap had another peak within the tie"
@@ -85,10 +89,11 @@ def verify(
     reference: Callable[[int], tuple[dict, dict]], run_backend: Callable[[dict], dict],
     tolerances: Mapping[str, Tolerance], on_input: Callable[[int], None] | None = None,
     task: str | None = None, task_tolerances: Mapping[str, float] | None = None, allow_inconclusive: bool = False,
-    ties: Callable[[dict], Mapping[str, np.ndarray]] | None = None,
+    ties: Callable[[dict], Mapping[str, np.ndarray]] | None = None, score_threshold: float | None = None,
 ) -> Verification:
     """``reference(seed)`` returns (inputs, reference outputs) as numpy dicts; ``ties(inputs)`` the reference's
-    elements chosen at a tie on those inputs (:func:`tie_finder`), which both checks leave out and count.
+    elements chosen at a tie on those inputs (:func:`tie_finder`), which both checks leave out and count, as they do
+    detections one side alone kept at the model's ``score_threshold`` (:func:`threshold_ties`).
 
     Both checks must pass: tensor parity (every output within tolerance) and,
     for a known ``task``, task-aware parity (same objects, classes, pixels). A verification whose reference outputs
@@ -96,11 +101,14 @@ def verify(
     """
     from deploybridge.parity.conclusive import inconclusive_reason, nothing_compared
     from deploybridge.parity.task import DEFAULT_TASK_TOLERANCES, task_parity
-    from deploybridge.parity.ties import tie_margin
+    from deploybridge.parity.output_names import model_name
+    from deploybridge.parity.ties import threshold_ties, tie_margin
 
     task_tol = {**DEFAULT_TASK_TOLERANCES, **(task_tolerances or {})}
     first = outputs[0].name if outputs else None
     margin = tie_margin(tolerances[first].noise_floor, tolerances[first].atol) if first in tolerances else 0.0
+    at_cut = tolerances.get(model_name("scores", [o.name for o in outputs if o.per_detection]) or "")
+    score_margin = tie_margin(at_cut.noise_floor, at_cut.atol) if at_cut else 0.0
     checks = []
     for k, seed in enumerate(seeds):
         inputs, ref = reference(seed)
@@ -112,9 +120,13 @@ def verify(
                 on_input(k)
             continue
         tied = ties(inputs) if ties else None
-        check = compare_outputs(seed, outputs, ref, got, tolerances, tied)
+        ref_c, got_c, kept, at_threshold = threshold_ties(outputs, ref, got, score_threshold, score_margin)
+        if tied and kept is not None:  # tie masks are over the reference's rows: cut them alike
+            tied = {k: np.asarray(v)[kept] for k, v in tied.items() if len(v) == len(kept)}
+        check = compare_outputs(seed, outputs, ref_c, got_c, tolerances, tied)
+        check.threshold_ties = at_threshold
         check.nothing_compared = nothing_compared(outputs, ref, task)
-        task_check = task_parity(task, ref, got, task_tol, margin, tied)
+        task_check = task_parity(task, ref_c, got_c, task_tol, margin, tied)
         if task_check is not None:
             check.task = task_check.to_json()
             check.passed &= task_check.passed
@@ -144,7 +156,7 @@ def run_checks(backend: str, loaded: LoadedModel, seeds: Sequence[int | str], re
 
     ties = tie_finder(loaded, tolerances, (task_tolerances or {}).get("max_keypoint_deviation_px"))
     verification = verify(backend, loaded.outputs, seeds, reference, runner, tolerances, on_input, loaded.task,
-                          task_tolerances, allow_inconclusive, ties)
+                          task_tolerances, allow_inconclusive, ties, loaded.score_threshold)
     # the other shapes take a synthetic input: an --inputs image has one size (the export's)
     synthetic = next((s for s in seeds if not isinstance(s, str)), None)
     if synthetic is None:
@@ -169,7 +181,8 @@ def verify_other_shapes(verification: Verification, loaded: LoadedModel, referen
     for shape in loaded.other_shapes:
         # whether there was anything to compare is judged on the main inputs, not on this one extra input
         extra = verify(verification.backend, loaded.outputs, [seed], lambda s, shape=tuple(shape): reference(s, shape), runner,
-                       tolerances, None, loaded.task, task_tolerances, allow_inconclusive=True, ties=ties)
+                       tolerances, None, loaded.task, task_tolerances, allow_inconclusive=True, ties=ties,
+                       score_threshold=loaded.score_threshold)
         for check in extra.inputs:
             check.input_shape = list(shape)
         verification.inputs += extra.inputs

@@ -92,6 +92,13 @@ def _categories(name: str, entry: Entry) -> list[str] | None:
         return None
 
 
+def score_threshold(model) -> float | None:
+    """The detector's own score cut (R-CNN heads: roi_heads.score_thresh; RetinaNet, FCOS, SSD: score_thresh), as
+    --option may have set it."""
+    value = getattr(getattr(model, "roi_heads", model), "score_thresh", None)
+    return float(value) if value is not None else None
+
+
 def load(spec: ModelSpec) -> LoadedModel:
     import torch
 
@@ -144,6 +151,7 @@ def load(spec: ModelSpec) -> LoadedModel:
         dynamic_axes=dynamic,
         task=entry.task,
         at_tie=keypoint_ties.at_tie(wrapper) if entry.task == "keypoints" else None,
+        score_threshold=score_threshold(model) if entry.finds_objects else None,
         categories=_categories(spec.model, entry),
         preprocessing={
             "input": "float32 RGB in [0, 1], NCHW",
