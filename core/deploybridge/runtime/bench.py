@@ -173,6 +173,7 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
 
     from deploybridge.convert.resolve import load_model, resolve_family
     from deploybridge.parity.reference import reference_runner
+    from deploybridge.parity.ties import tie_finder
     from deploybridge.parity.verification import verify
     from deploybridge.records import ModelSpec, Tolerance
 
@@ -189,12 +190,14 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
     task_tol = manifest.get("task_tolerances") or {}
 
     mode = (manifest.get("precision") or {}).get("mode", "fp32")
+    ties = tie_finder(loaded, tolerances, task_tol.get("max_keypoint_deviation_px"))
 
     def check(name: str, runner: Callable):  # the bench input through the checks deploy verify runs on one input
         from deploybridge.parity import precision_gate
 
         verification = verify(name, loaded.outputs, [seed], reference, runner, tolerances, task=loaded.task,
-                              task_tolerances=task_tol, allow_inconclusive=True)
+                              task_tolerances=task_tol, allow_inconclusive=True, ties=ties,
+                              score_threshold=loaded.score_threshold)
         precision_gate.judge(verification, mode, allow_inconclusive=True)  # int8: task parity gates, as in convert
         return verification
 
