@@ -81,6 +81,10 @@ def test_a_detection_one_side_kept_at_the_score_threshold_is_left_out():
     r, g, kept, left_out = threshold_ties(outputs, ref, got, 0.05, margin=1e-3)
     assert left_out == 1 and kept.tolist() == [True, True] and len(g["boxes"]) == 2
     assert compare_outputs(0, outputs, r, g, TOL).passed and task_parity(Task.DETECTION, r, g).passed
+    # a detection both kept stays compared, however close to the threshold it scores
+    ref["scores"][1] = got["scores"][1] = 0.0501
+    r, g, kept, left_out = threshold_ties(outputs, ref, got, 0.05, margin=1e-3)
+    assert left_out == 1 and kept.tolist() == [True, True] and g["scores"].tolist() == ref["scores"].tolist()
     # planted: far from the threshold, or no threshold declared -> nothing left out, the counts differ and parity fails
     for score, threshold in ((0.2, 0.05), (0.050005, None)):
         ref, got = _with_extra(score)

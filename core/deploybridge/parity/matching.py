@@ -73,6 +73,11 @@ def detection_pairs(per_detection: Sequence[str], a: Mapping, b: Mapping) -> lis
     return greedy_match(iou, same, 0.5)
 
 
+def detection_rows(run: Mapping, per_detection: Sequence[str], rows) -> dict:
+    """One run's outputs with its per-detection ones cut to ``rows`` (indices or a boolean mask); the rest as they are."""
+    return {n: np.asarray(v)[rows] if n in per_detection else v for n, v in run.items()}
+
+
 def edge(mask: np.ndarray) -> np.ndarray:
     """Pixels of a boolean H x W mask with a 4-neighbour of the other value: where float noise can flip a pixel."""
     padded = np.pad(mask, 1, mode="edge")

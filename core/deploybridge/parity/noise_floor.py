@@ -82,15 +82,14 @@ def same_detections(outputs: Sequence[OutputSpec], ref64: Mapping, ref32: Mappin
     another detection than float32 (a score at a threshold, an NMS tie); pairing rows by position or by nearest box
     then measures the distance between two objects (Mask R-CNN at 192²: 24.6 px "noise" in boxes) — a changed
     selection, not rounding, and it is left out of the floor."""
-    from deploybridge.parity.matching import detection_pairs
+    from deploybridge.parity.matching import detection_pairs, detection_rows
 
     per_det = [o.name for o in outputs if o.per_detection]
     pairs = detection_pairs(per_det, ref64, ref32)
     if pairs is None:
         return dict(ref64), dict(ref32), 0
-    rows64, rows32 = [i for i, _ in pairs], [j for _, j in pairs]
-    cut64 = {n: np.asarray(v)[rows64] if n in per_det else v for n, v in ref64.items()}
-    cut32 = {n: np.asarray(v)[rows32] if n in per_det else v for n, v in ref32.items()}
+    cut64 = detection_rows(ref64, per_det, [i for i, _ in pairs])
+    cut32 = detection_rows(ref32, per_det, [j for _, j in pairs])
     return cut64, cut32, len(ref64[per_det[0]]) + len(ref32[per_det[0]]) - 2 * len(pairs)
 
 

@@ -23,9 +23,9 @@ def tie_margin(floor: float | None, atol: float) -> float:
 
 
 def tie_finder(loaded: LoadedModel, tolerances: Mapping[str, Tolerance],
-               px: float | None = None) -> Callable[[dict], Mapping[str, np.ndarray]] | None:
+               task_tolerances: Mapping[str, float] | None = None) -> Callable[[dict], Mapping[str, np.ndarray]] | None:
     """numpy inputs -> the family's tie evidence (``LoadedModel.at_tie``) with each output's tie margin (twice its
-    noise-derived bound, as for classification ties); None when the family gives none."""
+    noise-derived bound, as for classification ties) and the keypoint bound in px; None when the family gives none."""
     if loaded.at_tie is None:
         return None
     import torch
@@ -33,7 +33,7 @@ def tie_finder(loaded: LoadedModel, tolerances: Mapping[str, Tolerance],
     from deploybridge.parity.task import TASK_BOUNDS
 
     margins = {n: tie_margin(t.noise_floor, t.atol) for n, t in tolerances.items()}
-    px = px if px is not None else TASK_BOUNDS[Task.KEYPOINTS]["max_keypoint_deviation_px"]
+    px = {**TASK_BOUNDS[Task.KEYPOINTS], **(task_tolerances or {})}["max_keypoint_deviation_px"]
     return lambda inputs: loaded.at_tie(tuple(torch.from_numpy(v) for v in inputs.values()), margins, px)
 
 
@@ -44,7 +44,7 @@ def threshold_ties(outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray],
     (torchvision's Mask R-CNN v2 at 320²: a 0.050005 detection ONNX Runtime and float64 PyTorch keep and float32
     PyTorch drops). Returns (ref, got, which reference rows were kept or None when none was left out, how many rows
     were left out). A row one side alone kept far from the threshold stays: the counts then differ and parity fails."""
-    from deploybridge.parity.matching import detection_pairs
+    from deploybridge.parity.matching import detection_pairs, detection_rows
     from deploybridge.parity.output_names import model_name
 
     per_det = [o.name for o in outputs if o.per_detection]
@@ -53,12 +53,13 @@ def threshold_ties(outputs: Sequence[OutputSpec], ref: Mapping[str, np.ndarray],
     if pairs is None:
         return dict(ref), dict(got), None, 0
 
-    def keep(run: Mapping[str, np.ndarray], paired: set[int]) -> np.ndarray:
-        near = np.abs(np.asarray(run[scores], np.float64) - threshold) <= margin
-        return np.array([i in paired or not near[i] for i in range(len(near))], bool)
+    def keep(run: Mapping[str, np.ndarray], paired: list[int]) -> np.ndarray:
+        kept = np.abs(np.asarray(run[scores], np.float64) - threshold) > margin
+        kept[paired] = True
+        return kept
 
-    keep_ref, keep_got = keep(ref, {i for i, _ in pairs}), keep(got, {j for _, j in pairs})
+    keep_ref, keep_got = keep(ref, [i for i, _ in pairs]), keep(got, [j for _, j in pairs])
     if keep_ref.all() and keep_got.all():
         return dict(ref), dict(got), None, 0
-    cut = lambda run, rows: {n: np.asarray(v)[rows] if n in per_det else v for n, v in run.items()}  # noqa: E731
-    return cut(ref, keep_ref), cut(got, keep_got), keep_ref, int((~keep_ref).sum() + (~keep_got).sum())
+    return (detection_rows(ref, per_det, keep_ref), detection_rows(got, per_det, keep_got), keep_ref,
+            int((~keep_ref).sum() + (~keep_got).sum()))

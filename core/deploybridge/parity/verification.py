@@ -154,7 +154,7 @@ def run_checks(backend: str, loaded: LoadedModel, seeds: Sequence[int | str], re
     with the reason. ``reference``: :func:`reference_runner`'s, shared by all of them (memoised)."""
     from deploybridge.parity.ties import tie_finder
 
-    ties = tie_finder(loaded, tolerances, (task_tolerances or {}).get("max_keypoint_deviation_px"))
+    ties = tie_finder(loaded, tolerances, task_tolerances)
     verification = verify(backend, loaded.outputs, seeds, reference, runner, tolerances, on_input, loaded.task,
                           task_tolerances, allow_inconclusive, ties, loaded.score_threshold)
     # the other shapes take a synthetic input: an --inputs image has one size (the export's)

@@ -190,7 +190,7 @@ def bench_artifact(host: Host, folder: Path, backends: Sequence[str] = (), setti
     task_tol = manifest.get("task_tolerances") or {}
 
     mode = (manifest.get("precision") or {}).get("mode", "fp32")
-    ties = tie_finder(loaded, tolerances, task_tol.get("max_keypoint_deviation_px"))
+    ties = tie_finder(loaded, tolerances, task_tol)
 
     def check(name: str, runner: Callable):  # the bench input through the checks deploy verify runs on one input
         from deploybridge.parity import precision_gate
